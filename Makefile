@@ -1,0 +1,56 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set up on first use.
+SHELL := /bin/bash
+APP := .venv/app/bin/python
+RASA := .venv/rasa/bin/rasa
+export PYTHONPATH := $(CURDIR)/assistant:$(CURDIR)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: setup run prepare test test-unit test-rasa test-e2e lint format index eval lock clean
+
+setup:  ## create or update the two Python environments (fast when nothing changed)
+	@bash scripts/setup.sh
+
+run: setup  ## train if needed, index if needed, start Rasa + actions + gateway
+	@$(APP) scripts/stack.py run
+
+prepare: setup  ## train the Rasa model and build the index if they are out of date
+	@$(APP) scripts/stack.py prepare
+
+test: prepare  ## the whole suite: unit, Rasa data + conversation tests, end-to-end
+	@$(MAKE) --no-print-directory test-unit test-rasa test-e2e
+
+test-unit:
+	$(APP) -m pytest -q -m "not e2e" tests
+
+test-rasa:
+	cd assistant && ../$(RASA) data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
+	cd assistant && ../$(RASA) test core --model "$$(ls -t $(CURDIR)/var/models/*.tar.gz | head -1)" \
+		--stories tests --fail-on-prediction-errors --out $(CURDIR)/var/rasa-test-results
+
+test-e2e:
+	$(APP) -m pytest -q -m e2e tests
+
+lint: setup  ## ruff (format check + lint) and mypy
+	$(APP) -m ruff format --check .
+	$(APP) -m ruff check .
+	$(APP) -m mypy
+
+format: setup
+	$(APP) -m ruff format .
+	$(APP) -m ruff check --fix .
+
+index: setup  ## rebuild the search index from knowledge/corpus
+	$(APP) -m knowledge build
+
+eval: setup  ## retrieval quality report (BM25 / dense / hybrid)
+	$(APP) -m knowledge eval --report docs/eval-report.md
+
+lock:  ## refresh the lock files from requirements/*.in (needs the network)
+	bash scripts/lock.sh
+
+clean:
+	rm -rf var .venv .pytest_cache .mypy_cache .ruff_cache

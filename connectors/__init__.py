@@ -1,0 +1,1 @@
+"""Connectors: the public gateway (FastAPI) and the chat channels behind it (web widget, Telegram)."""

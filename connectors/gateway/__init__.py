@@ -1,0 +1,1 @@
+"""The FastAPI gateway: the only process reachable from outside the machine."""

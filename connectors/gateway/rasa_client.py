@@ -1,0 +1,104 @@
+"""Talking to Rasa's REST channel and the action server, with short timeouts.
+
+Rasa's REST channel returns a list of bot messages; text, buttons and custom payloads arrive as
+separate entries. ``to_chat_messages`` folds them into the gateway's fixed message shape, attaching a
+``{"citations": [...]}`` custom payload to the text it belongs to (the one before it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+class EngineUnavailable(Exception):
+    """Rasa (or the action server behind it) could not produce a reply."""
+
+    def __init__(self, component: str, detail: str) -> None:
+        super().__init__(f"{component}: {detail}")
+        self.component, self.detail = component, detail
+
+
+@dataclass
+class RasaClient:
+    http: httpx.AsyncClient
+    rasa_url: str
+    action_server_url: str
+    timeout: float
+    health_timeout: float
+
+    async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            response = await self.http.post(
+                f"{self.rasa_url}/webhooks/rest/webhook",
+                json={"sender": sender, "message": text, "metadata": metadata},
+                timeout=self.timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise EngineUnavailable("rasa", "did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise EngineUnavailable("rasa", "is not reachable") from exc
+        if response.status_code != 200:
+            raise EngineUnavailable("rasa", f"answered HTTP {response.status_code}")
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise EngineUnavailable("rasa", "answered something that is not JSON") from exc
+        if not isinstance(payload, list):
+            raise EngineUnavailable("rasa", "answered an unexpected shape")
+        return [m for m in payload if isinstance(m, dict)]
+
+    async def check_rasa(self) -> tuple[bool, str]:
+        return await self._check(f"{self.rasa_url}/", lambda r: r.status_code == 200 and "Rasa" in r.text)
+
+    async def check_actions(self) -> tuple[bool, str]:
+        return await self._check(f"{self.action_server_url}/health", lambda r: r.status_code == 200)
+
+    async def _check(self, url: str, healthy: Any) -> tuple[bool, str]:
+        try:
+            response = await self.http.get(url, timeout=self.health_timeout)
+        except httpx.HTTPError:
+            return False, "unreachable"
+        return (True, "ok") if healthy(response) else (False, f"HTTP {response.status_code}")
+
+
+def to_chat_messages(rasa_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rasa REST output -> ``[{"text", "buttons", "citations"}]`` (citations merged into their text)."""
+    messages: list[dict[str, Any]] = []
+    for item in rasa_messages:
+        custom = item.get("custom")
+        citations = custom.get("citations") if isinstance(custom, dict) else None
+        text = item.get("text")
+        if text is None and citations is not None and messages:
+            messages[-1]["citations"].extend(_clean_citations(citations))
+            continue
+        if text is None and not item.get("buttons") and citations is None:
+            continue  # images, attachments and other payloads this channel does not render
+        messages.append(
+            {
+                "text": str(text or ""),
+                "buttons": [
+                    {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                    for b in item.get("buttons") or []
+                    if isinstance(b, dict)
+                ],
+                "citations": _clean_citations(citations or []),
+            }
+        )
+    return messages
+
+
+def _clean_citations(citations: Any) -> list[dict[str, Any]]:
+    if not isinstance(citations, list):
+        return []
+    return [
+        {
+            "doc_id": str(c.get("doc_id", "")),
+            "title": str(c.get("title", "")),
+            "source_url": str(c["source_url"]) if c.get("source_url") else None,
+        }
+        for c in citations
+        if isinstance(c, dict) and c.get("doc_id")
+    ]

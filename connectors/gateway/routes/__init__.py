@@ -1,0 +1,1 @@
+"""One module per resource; ``connectors.gateway.main`` collects their routers."""

@@ -1,0 +1,62 @@
+"""What the gateway holds for its lifetime: settings, the HTTP client, and the search index.
+
+The index loads in a worker thread after start-up, so the gateway answers ``/healthz`` (503,
+"index: loading") at once instead of being unreachable for the seconds the model takes to load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import httpx
+
+from connectors.gateway.rasa_client import RasaClient
+from connectors.settings import GatewaySettings
+from knowledge.search import HybridRetriever
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayState:
+    settings: GatewaySettings
+    http: httpx.AsyncClient
+    rasa: RasaClient
+    retriever: HybridRetriever | None = None
+    index_error: str = "loading"
+    _loader: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @classmethod
+    def create(cls, settings: GatewaySettings) -> GatewayState:
+        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+        rasa = RasaClient(
+            http=http,
+            rasa_url=settings.rasa_url,
+            action_server_url=settings.action_server_url,
+            timeout=settings.rasa_timeout_seconds,
+            health_timeout=settings.health_timeout_seconds,
+        )
+        return cls(settings=settings, http=http, rasa=rasa)
+
+    def start_loading_index(self) -> None:
+        self._loader = asyncio.create_task(self._load_index())
+
+    async def _load_index(self) -> None:
+        try:
+            self.retriever = await asyncio.to_thread(HybridRetriever.open, self.settings)
+            self.index_error = ""
+        except Exception as exc:
+            logger.error("search index unavailable: %s", exc)
+            self.index_error = str(exc)
+
+    def index_status(self) -> tuple[bool, str]:
+        if self.retriever is None:
+            return False, self.index_error or "loading"
+        return True, f"ok ({len(self.retriever.snapshot)} passages)"
+
+    async def close(self) -> None:
+        if self._loader is not None:
+            self._loader.cancel()
+        await self.http.aclose()

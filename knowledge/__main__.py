@@ -1,0 +1,141 @@
+"""Command line: ``python -m knowledge build | search | stats | check | eval``.
+
+    build            embed and index the corpus into DATA_DIR/index (progress bar)
+    search "<q>"     ranked passages, as text or --json
+    stats            what the current index holds
+    check            validate the corpus files without building anything
+    eval             retrieval quality on knowledge/eval/questions.yaml (see knowledge.evaluation)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from knowledge.errors import KnowledgeError
+from knowledge.settings import KnowledgeSettings
+
+
+def _build(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
+    from knowledge.documents import load_corpus
+    from knowledge.embedding import Embedder
+    from knowledge.index import build_snapshot, save_snapshot
+
+    documents = load_corpus(Path(settings.corpus_dir))
+    started = time.perf_counter()
+    embedder = Embedder(settings.embedding_model_path)
+    snapshot = build_snapshot(embedder, documents, progress=not args.quiet)
+    generation = save_snapshot(snapshot, settings.index_dir)
+    elapsed = time.perf_counter() - started
+    print(
+        f"indexed {len(documents)} documents, {len(snapshot)} passages in {elapsed:.1f}s "
+        f"({len(snapshot) / max(elapsed, 1e-9):.0f} passages/s) -> {generation}"
+    )
+    return 0
+
+
+def _search(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
+    from knowledge.search import HybridRetriever
+
+    retriever = HybridRetriever.open(settings)
+    result = retriever.search(args.query, k=args.k, lang=args.lang, topic=args.topic, zone=args.zone)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "query": result.query,
+                    "lang": result.lang,
+                    "answered": result.answered,
+                    "reason": result.reason,
+                    "hits": [
+                        {
+                            "passage_id": h.passage.id,
+                            "doc_id": h.passage.doc_id,
+                            "title": h.passage.doc_title,
+                            "section": h.passage.section,
+                            "lang": h.passage.lang,
+                            "score": h.score,
+                            "dense_similarity": h.dense_similarity,
+                            "lexical_coverage": h.lexical_coverage,
+                            "found_by": h.found_by,
+                            "text": h.passage.text,
+                            "source_url": h.passage.source_url,
+                        }
+                        for h in result.hits
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    print(f"{'answered' if result.answered else 'NOT answered'} ({result.lang}): {result.reason}")
+    for rank, hit in enumerate(result.hits, 1):
+        print(
+            f"{rank}. {hit.passage.doc_id} | {hit.passage.section} | score {hit.score:.4f} "
+            f"dense {hit.dense_similarity:.2f} coverage {hit.lexical_coverage:.2f} via {'+'.join(hit.found_by)}"
+        )
+    return 0
+
+
+def _stats(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
+    from knowledge.index import load_snapshot, read_manifest
+
+    manifest = read_manifest(settings.index_dir)
+    snapshot = load_snapshot(settings.index_dir)
+    print(json.dumps({k: v for k, v in manifest.items() if k != "files"}, indent=2))
+    print("passages by language:", dict(Counter(p.lang for p in snapshot.passages)))
+    print("passages by topic:", dict(sorted(Counter(p.topic for p in snapshot.passages).items())))
+    return 0
+
+
+def _check(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
+    from knowledge.documents import load_corpus
+    from knowledge.passages import split_document
+
+    documents = load_corpus(Path(settings.corpus_dir))
+    passages = sum(len(split_document(d)) for d in documents)
+    print(f"{len(documents)} documents ({len({d.slug for d in documents})} topics x languages), {passages} passages: ok")
+    return 0
+
+
+def _eval(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
+    from knowledge.evaluation import main as evaluate
+
+    return evaluate(settings, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="embed and index the corpus")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    search = commands.add_parser("search", help="search the index")
+    search.add_argument("query")
+    search.add_argument("--k", type=int, default=5)
+    search.add_argument("--lang", choices=["en", "zh"])
+    search.add_argument("--topic")
+    search.add_argument("--zone")
+    search.add_argument("--json", action="store_true")
+    commands.add_parser("stats", help="describe the current index")
+    commands.add_parser("check", help="validate the corpus files")
+    evaluation = commands.add_parser("eval", help="measure retrieval quality")
+    evaluation.add_argument("--questions", default=str(Path(__file__).parent / "eval" / "questions.yaml"))
+    evaluation.add_argument("--report", help="write the Markdown report here")
+    evaluation.add_argument("--calibrate", action="store_true", help="also search for the best thresholds")
+    args = parser.parse_args(argv)
+    settings = KnowledgeSettings()
+    handlers = {"build": _build, "search": _search, "stats": _stats, "check": _check, "eval": _eval}
+    try:
+        return handlers[args.command](settings, args)
+    except KnowledgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

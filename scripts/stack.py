@@ -1,0 +1,255 @@
+"""Prepare and run the whole assistant: Rasa, the action server and the gateway.
+
+    python scripts/stack.py prepare   train the Rasa model if its data changed, build the index if missing
+    python scripts/stack.py run       prepare, then start and supervise the three processes
+
+Each child's output goes to the terminal with a ``[name]`` prefix and to ``DATA_DIR/logs/<name>.log``.
+Ctrl-C or SIGTERM stops all three; a child that dies on its own is reported and stops the rest,
+with a non-zero exit, so a broken stack is never silently half up.
+
+Run with the app environment's Python (``make run`` does); Rasa runs from ``.venv/rasa``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from connectors.settings import GatewaySettings  # noqa: E402
+
+ASSISTANT = REPO / "assistant"
+RASA = REPO / ".venv" / "rasa" / "bin" / "rasa"
+APP_PYTHON = REPO / ".venv" / "app" / "bin" / "python"
+# Everything that changes what `rasa train` produces.
+MODEL_INPUTS = ("config.yml", "domain.yml", "data", "nlu_components")
+READY_TIMEOUT_SECONDS = 240
+STOP_TIMEOUT_SECONDS = 15
+
+
+def say(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def models_dir(settings: GatewaySettings) -> Path:
+    return Path(os.environ.get("MODELS_DIR") or settings.data_dir / "models")
+
+
+def model_fingerprint() -> str:
+    """Hash of the training data, config, custom components and the Rasa lock file."""
+    digest = hashlib.sha256()
+    files = [REPO / "requirements" / "rasa.lock", REPO / "knowledge" / "language.py"]
+    for name in MODEL_INPUTS:
+        path = ASSISTANT / name
+        files.extend(sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path])
+    for path in files:
+        digest.update(str(path.relative_to(REPO)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def child_env(settings: GatewaySettings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(ASSISTANT), str(REPO)]),
+        DATA_DIR=str(settings.data_dir),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONUNBUFFERED="1",
+        SANIC_HOST="127.0.0.1",
+        ACTION_ENDPOINT_URL=f"{settings.action_server_url}/webhook",
+        RASA_TRACKER_DB=str((settings.data_dir / "conversations.sqlite").resolve()),
+    )
+    return env
+
+
+def ensure_model(settings: GatewaySettings) -> Path:
+    """The trained model for the current data, training it only when the data changed."""
+    fingerprint = model_fingerprint()
+    target = models_dir(settings) / f"{fingerprint}.tar.gz"
+    if target.exists():
+        say(f"Rasa model is up to date ({target.name})")
+        return target
+    if not RASA.exists():
+        sys.exit("[stack] .venv/rasa is missing: run `make setup` first")
+    say("training the Rasa model (the data changed since the last model)")
+    started = time.perf_counter()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(RASA), "train",
+        "--config", str(ASSISTANT / "config.yml"),
+        "--domain", str(ASSISTANT / "domain.yml"),
+        "--data", str(ASSISTANT / "data"),
+        "--out", str(target.parent),
+        "--fixed-model-name", fingerprint,
+    ]
+    log = settings.data_dir / "logs" / "train.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as handle:
+        result = subprocess.run(command, cwd=settings.data_dir, env=child_env(settings), stdout=handle, stderr=subprocess.STDOUT)
+    if result.returncode != 0 or not target.exists():
+        sys.exit(f"[stack] rasa train failed (exit {result.returncode}); see {log}")
+    say(f"trained in {time.perf_counter() - started:.0f}s -> {target}")
+    return target
+
+
+def ensure_index(settings: GatewaySettings) -> None:
+    if (settings.index_dir / "CURRENT").exists():
+        say(f"search index present ({settings.index_dir})")
+        return
+    say("building the search index from knowledge/corpus")
+    result = subprocess.run([str(APP_PYTHON), "-m", "knowledge", "build"], cwd=REPO, env=child_env(settings))
+    if result.returncode != 0:
+        sys.exit("[stack] building the search index failed")
+
+
+class Child:
+    """One supervised process with prefixed, teed output."""
+
+    def __init__(self, name: str, command: Sequence[str], *, cwd: Path, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log = (log_dir / f"{name}.log").open("a", encoding="utf-8")
+        self.process = subprocess.Popen(
+            list(command), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True, text=True, errors="replace",
+        )
+        self._pump = threading.Thread(target=self._copy_output, name=f"log-{name}", daemon=True)
+        self._pump.start()
+
+    def _copy_output(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            sys.stdout.write(f"[{self.name}] {line}")
+            sys.stdout.flush()
+            self.log.write(line)
+            self.log.flush()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait()
+        finally:
+            self._pump.join(timeout=2)
+            self.log.close()
+
+
+def healthy(settings: GatewaySettings) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.gateway_port}/healthz", timeout=3) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def run(settings: GatewaySettings) -> int:
+    model = ensure_model(settings)
+    ensure_index(settings)
+    env = child_env(settings)
+    log_dir = settings.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+
+    children = [
+        Child(
+            "actions",
+            [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_server_port)],
+            cwd=REPO, env=env, log_dir=log_dir,
+        ),
+        Child(
+            "rasa",
+            [
+                str(RASA), "run", "--model", str(model),
+                "--endpoints", str(ASSISTANT / "endpoints.yml"),
+                "--credentials", str(ASSISTANT / "credentials.yml"),
+                "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
+            ],
+            cwd=settings.data_dir, env=env, log_dir=log_dir,
+        ),
+        Child(
+            "gateway",
+            [
+                str(APP_PYTHON), "-m", "uvicorn", "connectors.gateway.main:create_app", "--factory",
+                "--host", settings.gateway_host, "--port", str(settings.gateway_port), "--no-access-log",
+            ],
+            cwd=REPO, env=env, log_dir=log_dir,
+        ),
+    ]
+    say("starting rasa (127.0.0.1:%d), actions (127.0.0.1:%d), gateway (%s:%d)" % (
+        settings.rasa_port, settings.action_server_port, settings.gateway_host, settings.gateway_port))
+    started, announced, exit_code = time.monotonic(), False, 0
+    while not stopping.is_set():
+        crashed = [c for c in children if c.process.poll() is not None]
+        if crashed:
+            for child in crashed:
+                say(f"{child.name} exited unexpectedly with code {child.process.returncode}; stopping the others "
+                    f"(log: {log_dir / (child.name + '.log')})")
+            exit_code = 1
+            break
+        if not announced and healthy(settings):
+            announced = True
+            base = settings.base_url
+            say(f"ready in {time.monotonic() - started:.0f}s")
+            say(f"  chat page:  {base}/")
+            say(f"  chat API:   {base}/api/v1/chat")
+            say(f"  console:    {base}/admin")
+            say(f"  health:     {base}/healthz")
+            say("press Ctrl-C to stop")
+        elif not announced and time.monotonic() - started > READY_TIMEOUT_SECONDS:
+            say(f"not healthy after {READY_TIMEOUT_SECONDS}s; see {base_url_hint(settings)}")
+            announced = True
+        stopping.wait(0.5)
+    say("stopping")
+    for child in children:
+        child.stop()
+    for child in children:
+        code = child.wait(STOP_TIMEOUT_SECONDS)
+        say(f"{child.name} stopped ({f'signal {-code}' if code and code < 0 else f'exit {code}'})")
+    return exit_code
+
+
+def base_url_hint(settings: GatewaySettings) -> str:
+    return f"http://127.0.0.1:{settings.gateway_port}/healthz and {settings.data_dir / 'logs'}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["prepare", "run"])
+    args = parser.parse_args(argv)
+    settings = GatewaySettings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
+    if args.command == "prepare":
+        ensure_model(settings)
+        ensure_index(settings)
+        return 0
+    return run(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
