@@ -28,7 +28,7 @@ test-unit:
 
 test-rasa:
 	cd assistant && ../$(RASA) data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
-	cd assistant && ../$(RASA) test core --model "$$(ls -t $(CURDIR)/var/models/*.tar.gz | head -1)" \
+	cd assistant && ../$(RASA) test core --model "$$(../$(APP) ../scripts/stack.py model-path)" \
 		--stories tests --fail-on-prediction-errors --out $(CURDIR)/var/rasa-test-results
 
 test-e2e:

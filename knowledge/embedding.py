@@ -27,7 +27,7 @@ class Embedder:
 
         self.name = path.name if path.name != "model" else path.parent.name
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
         # torch modules are not safe to call from several threads at once.
         self._lock = threading.Lock()
 

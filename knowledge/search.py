@@ -97,8 +97,8 @@ class HybridRetriever:
     @classmethod
     def open(cls, settings: KnowledgeSettings, embedder: Embedder | None = None) -> HybridRetriever:
         """Load the saved index under ``settings.data_dir`` (raises IndexMissingError if none)."""
-        embedder = embedder or Embedder(settings.embedding_model_path)
-        return cls(settings, embedder, load_snapshot(settings.index_dir))
+        snapshot = load_snapshot(settings.index_dir)
+        return cls(settings, embedder or Embedder(settings.embedding_model_path), snapshot)
 
     @property
     def snapshot(self) -> Snapshot:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +50,12 @@ class KnowledgeSettings(BaseSettings):
     min_lexical_coverage: float = 0.6
     max_query_chars: int = 1000
     max_k: int = 50
+
+    @field_validator("data_dir", "corpus_dir")
+    @classmethod
+    def _from_repo_root(cls, path: Path) -> Path:
+        """Relative paths are relative to the repository, wherever a command runs from."""
+        return path if path.is_absolute() else REPO_ROOT / path
 
     @property
     def embedding_model_path(self) -> str:

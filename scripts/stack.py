@@ -4,8 +4,9 @@
     python scripts/stack.py run       prepare, then start and supervise the three processes
 
 Each child's output goes to the terminal with a ``[name]`` prefix and to ``DATA_DIR/logs/<name>.log``.
-Ctrl-C or SIGTERM stops all three; a child that dies on its own is reported and stops the rest,
-with a non-zero exit, so a broken stack is never silently half up.
+Ctrl-C or SIGTERM stops all three. A child that dies on its own is reported and restarted with
+backoff; one that keeps dying stops the whole stack with a non-zero exit, so a broken stack is never
+silently half up. Each child's pid is in ``DATA_DIR/run/<name>.pid``.
 
 Run with the app environment's Python (``make run`` does); Rasa runs from ``.venv/rasa``.
 """
@@ -37,6 +38,10 @@ APP_PYTHON = REPO / ".venv" / "app" / "bin" / "python"
 MODEL_INPUTS = ("config.yml", "domain.yml", "data", "nlu_components")
 READY_TIMEOUT_SECONDS = 240
 STOP_TIMEOUT_SECONDS = 15
+# A child that dies is restarted with backoff (1, 2, 4 s); more crashes than this in the window
+# mean something is broken for good, and the whole stack stops.
+MAX_CRASHES = 3
+CRASH_WINDOW_SECONDS = 60
 
 
 def say(message: str) -> None:
@@ -71,7 +76,6 @@ def child_env(settings: GatewaySettings) -> dict[str, str]:
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONUNBUFFERED="1",
-        SANIC_HOST="127.0.0.1",
         ACTION_ENDPOINT_URL=f"{settings.action_server_url}/webhook",
         RASA_TRACKER_DB=str((settings.data_dir / "conversations.sqlite").resolve()),
     )
@@ -119,21 +123,29 @@ def ensure_index(settings: GatewaySettings) -> None:
 
 
 class Child:
-    """One supervised process with prefixed, teed output."""
+    """One supervised process with prefixed, teed output; restartable."""
 
     def __init__(self, name: str, command: Sequence[str], *, cwd: Path, env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
+        self.name, self.command, self.cwd, self.env = name, list(command), cwd, env
         self.log = (log_dir / f"{name}.log").open("a", encoding="utf-8")
+        self.pid_file = log_dir.parent / "run" / f"{name}.pid"
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.crashes: list[float] = []
+        self.restart_at: float | None = None
+        self.start()
+
+    def start(self) -> None:
         self.process = subprocess.Popen(
-            list(command), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            self.command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True, text=True, errors="replace",
         )
-        self._pump = threading.Thread(target=self._copy_output, name=f"log-{name}", daemon=True)
+        self.pid_file.write_text(str(self.process.pid))
+        self._pump = threading.Thread(target=self._copy_output, args=(self.process,), name=f"log-{self.name}", daemon=True)
         self._pump.start()
 
-    def _copy_output(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
+    def _copy_output(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
             sys.stdout.write(f"[{self.name}] {line}")
             sys.stdout.flush()
             self.log.write(line)
@@ -146,6 +158,12 @@ class Child:
             except ProcessLookupError:
                 pass
 
+    def kill_group(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     def wait(self, timeout: float) -> int | None:
         try:
             return self.process.wait(timeout)
@@ -154,7 +172,10 @@ class Child:
             return self.process.wait()
         finally:
             self._pump.join(timeout=2)
-            self.log.close()
+            self.pid_file.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self.log.close()
 
 
 def healthy(settings: GatewaySettings) -> bool:
@@ -178,7 +199,7 @@ def run(settings: GatewaySettings) -> int:
     children = [
         Child(
             "actions",
-            [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_server_port)],
+            [str(APP_PYTHON), "-m", "actions.server", "--port", str(settings.action_server_port)],
             cwd=REPO, env=env, log_dir=log_dir,
         ),
         Child(
@@ -203,21 +224,37 @@ def run(settings: GatewaySettings) -> int:
     say("starting rasa (127.0.0.1:%d), actions (127.0.0.1:%d), gateway (%s:%d)" % (
         settings.rasa_port, settings.action_server_port, settings.gateway_host, settings.gateway_port))
     started, announced, exit_code = time.monotonic(), False, 0
-    while not stopping.is_set():
-        crashed = [c for c in children if c.process.poll() is not None]
-        if crashed:
-            for child in crashed:
-                say(f"{child.name} exited unexpectedly with code {child.process.returncode}; stopping the others "
-                    f"(log: {log_dir / (child.name + '.log')})")
-            exit_code = 1
-            break
+    while not stopping.is_set() and exit_code == 0:
+        now = time.monotonic()
+        for child in children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    say(f"restarting {child.name}")
+                    child.restart_at = None
+                    child.start()
+                continue
+            code = child.process.poll()
+            if code is None:
+                continue
+            child.kill_group()  # workers a server forked (Sanic does) would keep its port
+            child.wait(0)
+            child.crashes = [t for t in child.crashes if now - t < CRASH_WINDOW_SECONDS] + [now]
+            log = log_dir / f"{child.name}.log"
+            if len(child.crashes) > MAX_CRASHES:
+                say(f"{child.name} exited with code {code}, {len(child.crashes)} times in "
+                    f"{CRASH_WINDOW_SECONDS}s; giving up and stopping the others (log: {log})")
+                exit_code = 1
+                break
+            delay = 2 ** (len(child.crashes) - 1)
+            say(f"{child.name} exited unexpectedly with code {code}; restarting it in {delay}s (log: {log})")
+            child.restart_at = now + delay
         if not announced and healthy(settings):
             announced = True
             base = settings.base_url
             say(f"ready in {time.monotonic() - started:.0f}s")
-            say(f"  chat page:  {base}/")
-            say(f"  chat API:   {base}/api/v1/chat")
-            say(f"  console:    {base}/admin")
+            say(f"  chat API:   {base}/api/v1/chat   (POST {{\"message\": \"hello\"}})")
+            say(f"  search API: {base}/api/v1/search?q=9610")
+            say(f"  API docs:   {base}/docs")
             say(f"  health:     {base}/healthz")
             say("press Ctrl-C to stop")
         elif not announced and time.monotonic() - started > READY_TIMEOUT_SECONDS:
@@ -228,8 +265,10 @@ def run(settings: GatewaySettings) -> int:
     for child in children:
         child.stop()
     for child in children:
-        code = child.wait(STOP_TIMEOUT_SECONDS)
-        say(f"{child.name} stopped ({f'signal {-code}' if code and code < 0 else f'exit {code}'})")
+        if child.restart_at is None:
+            code = child.wait(STOP_TIMEOUT_SECONDS)
+            say(f"{child.name} stopped ({f'signal {-code}' if code and code < 0 else f'exit {code}'})")
+        child.close()
     return exit_code
 
 
@@ -239,11 +278,14 @@ def base_url_hint(settings: GatewaySettings) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["prepare", "run"])
+    parser.add_argument("command", choices=["prepare", "run", "model-path"])
     args = parser.parse_args(argv)
     settings = GatewaySettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
+    if args.command == "model-path":
+        print(models_dir(settings) / f"{model_fingerprint()}.tar.gz")
+        return 0
     if args.command == "prepare":
         ensure_model(settings)
         ensure_index(settings)

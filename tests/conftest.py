@@ -1,0 +1,61 @@
+"""Shared fixtures: the real embedding model and a small real corpus, loaded once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "knowledge" / "corpus"
+# A slice of the real corpus: enough topics to tell them apart, small enough to embed in seconds.
+SMALL_TOPICS = ("customs", "yiwu", "odi")
+
+
+@pytest.fixture(scope="session")
+def corpus_documents():  # type: ignore[no-untyped-def]
+    from knowledge.documents import load_corpus
+
+    return load_corpus(CORPUS)
+
+
+@pytest.fixture(scope="session")
+def small_documents(corpus_documents):  # type: ignore[no-untyped-def]
+    return [d for d in corpus_documents if d.topic in SMALL_TOPICS]
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    from knowledge.embedding import Embedder
+    from knowledge.settings import default_embedding_model
+
+    return Embedder(default_embedding_model())
+
+
+@pytest.fixture(scope="session")
+def small_snapshot(embedder, small_documents):  # type: ignore[no-untyped-def]
+    from knowledge.index import build_snapshot
+
+    return build_snapshot(embedder, small_documents)
+
+
+@pytest.fixture
+def knowledge_settings(tmp_path):  # type: ignore[no-untyped-def]
+    from knowledge.settings import KnowledgeSettings
+
+    return KnowledgeSettings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def retriever(knowledge_settings, embedder, small_snapshot):  # type: ignore[no-untyped-def]
+    """A retriever over the small corpus, saved under a fresh DATA_DIR."""
+    from knowledge.index import save_snapshot
+    from knowledge.search import HybridRetriever
+
+    save_snapshot(small_snapshot, knowledge_settings.index_dir)
+    return HybridRetriever(knowledge_settings, embedder, small_snapshot)

@@ -1,0 +1,188 @@
+"""The gateway's public contract: shapes, sessions and bad input, with Rasa behind a mock transport.
+
+The real Rasa is exercised by tests/e2e; here the Rasa side is an ``httpx.MockTransport`` so every
+edge of the mapping and every error path can be driven precisely.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from connectors.gateway.main import create_app
+from connectors.settings import GatewaySettings
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def rasa_replying(messages: list[dict[str, Any]], seen: list[dict[str, Any]] | None = None) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/webhooks/rest/webhook":
+            if seen is not None:
+                seen.append(json.loads(request.content))
+            return httpx.Response(200, json=messages)
+        if request.url.path == "/":
+            return httpx.Response(200, text="Hello from Rasa: 3.6.21")
+        if request.url.path == "/health":
+            return httpx.Response(200, json={"status": "ok"})
+        return httpx.Response(404)
+
+    return handler
+
+
+@pytest.fixture
+def settings(tmp_path: Any) -> GatewaySettings:
+    # Ports nobody listens on: without a mock, Rasa and the action server are "down".
+    return GatewaySettings(data_dir=tmp_path, rasa_port=9, action_server_port=9, rasa_timeout_seconds=2)
+
+
+@pytest.fixture
+def client(settings: GatewaySettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def mock_rasa(client: TestClient, handler: Handler) -> None:
+    state = client.app.state.gateway  # type: ignore[attr-defined]
+    state.rasa.http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+def test_chat_returns_the_fixed_shape_with_citations_merged_into_their_text(client: TestClient) -> None:
+    seen: list[dict[str, Any]] = []
+    mock_rasa(
+        client,
+        rasa_replying(
+            [
+                {"recipient_id": "x", "text": "Use 9610.", "buttons": [{"title": "More", "payload": "more"}]},
+                {"recipient_id": "x", "custom": {"citations": [{"doc_id": "customs-9610.en", "title": "9610",
+                                                                "source_url": "https://example.org/a"}]}},
+                {"recipient_id": "x", "text": "Anything else?"},
+                {"recipient_id": "x", "image": "https://example.org/x.png"},
+            ],
+            seen,
+        ),
+    )
+    response = client.post("/api/v1/chat", json={"message": "  which code for parcels  "})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["messages"] == [
+        {
+            "text": "Use 9610.",
+            "buttons": [{"title": "More", "payload": "more"}],
+            "citations": [{"doc_id": "customs-9610.en", "title": "9610", "source_url": "https://example.org/a"}],
+        },
+        {"text": "Anything else?", "buttons": [], "citations": []},
+    ]
+    assert seen[0]["sender"] == f"web:{body['session_id']}"
+    assert seen[0]["message"] == "which code for parcels"
+    assert seen[0]["metadata"] == {"channel": "web", "lang": "en"}
+
+
+def test_a_new_session_id_is_unguessable_and_a_given_one_is_kept(client: TestClient) -> None:
+    mock_rasa(client, rasa_replying([{"text": "hi"}]))
+    ids = {client.post("/api/v1/chat", json={"message": "hello"}).json()["session_id"] for _ in range(50)}
+    assert len(ids) == 50
+    assert all(len(i) >= 32 for i in ids)  # token_urlsafe(24): 192 random bits
+    given = "my-session-0123456789"
+    assert client.post("/api/v1/chat", json={"message": "hi", "session_id": given}).json()["session_id"] == given
+
+
+def test_requested_or_detected_language_is_passed_to_rasa(client: TestClient) -> None:
+    seen: list[dict[str, Any]] = []
+    mock_rasa(client, rasa_replying([{"text": "ok"}], seen))
+    client.post("/api/v1/chat", json={"message": "你好"})
+    client.post("/api/v1/chat", json={"message": "hello", "lang": "zh"})
+    client.post("/api/v1/chat", json={"message": "9610"})
+    assert [m["metadata"].get("lang") for m in seen] == ["zh", "zh", None]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"message": ""}, 422, "empty_message"),
+        ({"message": "   \n\t "}, 422, "empty_message"),
+        ({"message": "x" * 2001}, 422, "message_too_long"),
+        ({"message": 42}, 422, "invalid_request"),
+        ({"message": ["hi"]}, 422, "invalid_request"),
+        ({}, 422, "invalid_request"),
+        ({"message": "hi", "colour": "red"}, 422, "invalid_request"),
+        ({"message": "hi", "session_id": 12345}, 422, "invalid_request"),
+        ({"message": "hi", "session_id": "short"}, 422, "invalid_session_id"),
+        ({"message": "hi", "session_id": "../../etc/passwd-xxxxxxxx"}, 422, "invalid_session_id"),
+        ({"message": "hi", "lang": "fr"}, 422, "invalid_request"),
+        ([1, 2, 3], 400, "invalid_json"),
+    ],
+)
+def test_bad_chat_requests_get_a_clear_json_error(client: TestClient, body: Any, status: int, code: str) -> None:
+    response = client.post("/api/v1/chat", json=body)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"message": "hi"', "application/json"),
+        (b"message=hi", "application/json"),
+        ('{"message": "你好"}'.encode("gbk"), "application/json"),
+        (b"\xff\xfe\x00garbage", "application/json"),
+        (b"", "application/json"),
+    ],
+)
+def test_malformed_or_non_utf8_bodies_are_rejected(client: TestClient, content: bytes, content_type: str) -> None:
+    response = client.post("/api/v1/chat", content=content, headers={"content-type": content_type})
+    assert 400 <= response.status_code < 500
+    assert response.json()["error"]["code"] in {"invalid_json", "invalid_request"}
+    assert client.get("/healthz").status_code in (200, 503)  # still serving
+
+
+def test_chat_answers_503_quickly_when_rasa_is_down(client: TestClient) -> None:
+    started = time.monotonic()
+    response = client.post("/api/v1/chat", json={"message": "hello"})
+    assert time.monotonic() - started < 5
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "engine_unavailable"
+
+
+def test_chat_answers_503_when_rasa_times_out(client: TestClient) -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("too slow", request=request)
+
+    mock_rasa(client, slow)
+    response = client.post("/api/v1/chat", json={"message": "hello"})
+    assert response.status_code == 503
+    assert "try again" in response.json()["error"]["message"]
+
+
+def test_silence_from_rasa_with_the_action_server_down_names_the_actions(client: TestClient) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/health":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json=[])
+
+    mock_rasa(client, handler)
+    response = client.post("/api/v1/chat", json={"message": "what is 9610"})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "actions_unavailable"
+
+
+def test_health_names_the_failing_components(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    components = response.json()["components"]
+    assert components["rasa"] == "unreachable"
+    assert components["actions"] == "unreachable"
+    assert "index" in components
+
+
+def test_unknown_routes_and_methods_use_the_error_shape(client: TestClient) -> None:
+    assert client.get("/nope").json()["error"]["code"] == "not_found"
+    assert client.get("/api/v1/chat").json()["error"]["code"] == "method_not_allowed"
