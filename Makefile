@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup run prepare test test-unit test-rasa test-e2e lint format index eval lock clean
+.PHONY: setup run prepare test test-unit test-rasa test-e2e lint lint-check format index eval clean
 
 setup:  ## create or update the two Python environments (fast when nothing changed)
 	@bash scripts/setup.sh
@@ -21,7 +21,7 @@ prepare: setup  ## train the Rasa model and build the index if they are out of d
 	@$(APP) scripts/stack.py prepare
 
 test: prepare  ## the whole suite: unit, Rasa data + conversation tests, end-to-end
-	@$(MAKE) --no-print-directory test-unit test-rasa test-e2e
+	@$(MAKE) --no-print-directory lint-check test-unit test-rasa test-e2e
 
 test-unit:
 	$(APP) -m pytest -q -m "not e2e" tests
@@ -34,7 +34,9 @@ test-rasa:
 test-e2e:
 	$(APP) -m pytest -q -m e2e tests
 
-lint: setup  ## ruff (format check + lint) and mypy
+lint: setup lint-check  ## ruff (format check + lint) and mypy
+
+lint-check:
 	$(APP) -m ruff format --check .
 	$(APP) -m ruff check .
 	$(APP) -m mypy
@@ -49,8 +51,6 @@ index: setup  ## rebuild the search index from knowledge/corpus
 eval: setup  ## retrieval quality report (BM25 / dense / hybrid)
 	$(APP) -m knowledge eval --report docs/eval-report.md
 
-lock:  ## refresh the lock files from requirements/*.in (needs the network)
-	bash scripts/lock.sh
 
 clean:
 	rm -rf var .venv .pytest_cache .mypy_cache .ruff_cache

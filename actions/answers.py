@@ -31,7 +31,7 @@ TEXT = {
         "source": "Source: {title}{date}. Last reviewed {reviewed}.",
         "dated": ", dated {date}",
         "uncertain": "Note: part of this rests on a single or unofficial source; confirm with the office named before you act on it.",
-        "not_found": "I could not find this in the knowledge base, so I would rather not guess. Try naming the procedure, place or customs code (for example \"9810 overseas warehouse\" or \"ODI filing Zhejiang\").",
+        "not_found": 'I could not find this in the knowledge base, so I would rather not guess. Try naming the procedure, place or customs code (for example "9810 overseas warehouse" or "ODI filing Zhejiang").',
         "nearest": "These topics are the closest I have:",
         "unavailable": "utter_answer_unavailable",
     },

@@ -77,4 +77,3 @@ def use(retriever_: HybridRetriever) -> None:
     with _lock:
         _retriever, _error = retriever_, None
     _ready.set()
-

@@ -1,10 +1,10 @@
 """Command line: ``python -m knowledge build | search | stats | check | eval``.
 
-    build            embed and index the corpus into DATA_DIR/index (progress bar)
-    search "<q>"     ranked passages, as text or --json
-    stats            what the current index holds
-    check            validate the corpus files without building anything
-    eval             retrieval quality on knowledge/eval/questions.yaml (see knowledge.evaluation)
+build            embed and index the corpus into DATA_DIR/index (progress bar)
+search "<q>"     ranked passages, as text or --json
+stats            what the current index holds
+check            validate the corpus files without building anything
+eval             retrieval quality on knowledge/eval/questions.yaml (see knowledge.evaluation)
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ def _check(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
 
     documents = load_corpus(Path(settings.corpus_dir))
     passages = sum(len(split_document(d)) for d in documents)
-    print(f"{len(documents)} documents ({len({d.slug for d in documents})} topics x languages), {passages} passages: ok")
+    print(
+        f"{len(documents)} documents ({len({d.slug for d in documents})} topics x languages), {passages} passages: ok"
+    )
     return 0
 
 

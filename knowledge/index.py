@@ -104,9 +104,9 @@ class Snapshot:
         return digest.hexdigest()
 
 
-def _passage_rows(embedder: Embedder, documents: Iterable[Document], *, progress: bool = False) -> tuple[
-    list[Passage], list[list[str]], np.ndarray
-]:
+def _passage_rows(
+    embedder: Embedder, documents: Iterable[Document], *, progress: bool = False
+) -> tuple[list[Passage], list[list[str]], np.ndarray]:
     passages = [p for document in documents for p in split_document(document)]
     tokens = [tokenize(p.indexed_text) for p in passages]
     vectors = embedder.encode([p.indexed_text for p in passages], progress=progress)
@@ -183,7 +183,7 @@ def save_snapshot(snapshot: Snapshot, index_dir: Path) -> Path:
     try:
         np.save(staging / "vectors.npy", snapshot.vectors, allow_pickle=False)
         with (staging / "passages.jsonl").open("w", encoding="utf-8") as handle:
-            for passage, tokens in zip(snapshot.passages, snapshot.tokens):
+            for passage, tokens in zip(snapshot.passages, snapshot.tokens, strict=False):
                 handle.write(_passage_to_json(passage, tokens) + "\n")
         manifest = {
             "format": FORMAT_VERSION,
@@ -192,7 +192,7 @@ def save_snapshot(snapshot: Snapshot, index_dir: Path) -> Path:
             "passage_count": len(snapshot),
             "document_count": len(snapshot.doc_ids),
             "corpus_hash": snapshot.corpus_hash(),
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(),
             "files": {name: _sha256(staging / name) for name in ("vectors.npy", "passages.jsonl")},
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")

@@ -69,7 +69,7 @@ def split_document(document: Document) -> list[Passage]:
     sections: list[tuple[str, str]] = []
     if parts[0].strip():
         sections.append((SUMMARY_SECTION[document.lang], parts[0].strip()))
-    sections.extend((heading.strip(), text.strip()) for heading, text in zip(parts[1::2], parts[2::2]))
+    sections.extend((heading.strip(), text.strip()) for heading, text in zip(parts[1::2], parts[2::2], strict=False))
     source = document.primary_source
     seen: dict[str, int] = {}
     return [

@@ -137,16 +137,19 @@ class HybridRetriever:
         zone: str | None = None,
         only_lang: bool = False,
         include_expired: bool = False,
+        retrievers: tuple[str, ...] = RETRIEVERS,
     ) -> SearchResult:
-        """Rank passages for ``query``; ``answered`` says whether the best one clears the bar."""
+        """Rank passages for ``query``; ``answered`` says whether the best one clears the bar.
+
+        ``retrievers`` limits the fusion to some rankings (the evaluation compares BM25 only,
+        dense only and the hybrid in one run).
+        """
         settings = self.settings
         query = (query or "").strip()
         if not query:
             raise QueryError("the query is empty: type a question or a few keywords")
         if len(query) > settings.max_query_chars:
-            raise QueryError(
-                f"the query is {len(query)} characters long; the limit is {settings.max_query_chars}"
-            )
+            raise QueryError(f"the query is {len(query)} characters long; the limit is {settings.max_query_chars}")
         if not 1 <= k <= settings.max_k:
             raise QueryError(f"k must be between 1 and {settings.max_k}, got {k}")
         if lang is not None and lang not in SUPPORTED_LANGUAGES:
@@ -167,15 +170,14 @@ class HybridRetriever:
         rankings: dict[str, list[int]] = {"dense": self._dense_top(snapshot, query_vector, allowed)}
         if tokens:
             rankings["bm25"] = _top(snapshot.bm25.get_scores(tokens), allowed, settings.candidates)
-        exact_rows = sorted(
-            set().union(*(snapshot.exact.get(code, frozenset()) for code in codes)) if codes else set()
-        )
+        exact_rows = sorted(set().union(*(snapshot.exact.get(code, frozenset()) for code in codes)) if codes else set())
         if exact_rows:
             # Among passages naming the code, those that the other retrievers like better come first.
             exact_rows = [r for r in exact_rows if allowed[r]]
             exact_rows.sort(key=lambda r: -similarities[r])
             rankings["exact"] = exact_rows
 
+        rankings = {name: rows for name, rows in rankings.items() if name in retrievers}
         dense_weight = settings.weight_dense_zh if query_lang == "zh" else settings.weight_dense
         fused = fuse(
             rankings,
@@ -226,7 +228,7 @@ class HybridRetriever:
             rows = np.flatnonzero(allowed).astype(np.int64)
             if not len(rows):
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))  # type: ignore[call-arg]
         _, found = snapshot.dense.search(query_vector.reshape(1, -1), n, params=params)
         return [int(row) for row in found[0] if row >= 0]
 

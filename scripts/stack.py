@@ -14,6 +14,7 @@ Run with the app environment's Python (``make run`` does); Rasa runs from ``.ven
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import signal
@@ -58,7 +59,11 @@ def model_fingerprint() -> str:
     files = [REPO / "requirements" / "rasa.lock", REPO / "knowledge" / "language.py"]
     for name in MODEL_INPUTS:
         path = ASSISTANT / name
-        files.extend(sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path])
+        files.extend(
+            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            if path.is_dir()
+            else [path]
+        )
     for path in files:
         digest.update(str(path.relative_to(REPO)).encode())
         digest.update(path.read_bytes())
@@ -95,17 +100,25 @@ def ensure_model(settings: GatewaySettings) -> Path:
     started = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
     command = [
-        str(RASA), "train",
-        "--config", str(ASSISTANT / "config.yml"),
-        "--domain", str(ASSISTANT / "domain.yml"),
-        "--data", str(ASSISTANT / "data"),
-        "--out", str(target.parent),
-        "--fixed-model-name", fingerprint,
+        str(RASA),
+        "train",
+        "--config",
+        str(ASSISTANT / "config.yml"),
+        "--domain",
+        str(ASSISTANT / "domain.yml"),
+        "--data",
+        str(ASSISTANT / "data"),
+        "--out",
+        str(target.parent),
+        "--fixed-model-name",
+        fingerprint,
     ]
     log = settings.data_dir / "logs" / "train.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as handle:
-        result = subprocess.run(command, cwd=settings.data_dir, env=child_env(settings), stdout=handle, stderr=subprocess.STDOUT)
+        result = subprocess.run(
+            command, cwd=settings.data_dir, env=child_env(settings), stdout=handle, stderr=subprocess.STDOUT
+        )
     if result.returncode != 0 or not target.exists():
         sys.exit(f"[stack] rasa train failed (exit {result.returncode}); see {log}")
     say(f"trained in {time.perf_counter() - started:.0f}s -> {target}")
@@ -136,11 +149,19 @@ class Child:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            self.command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, text=True, errors="replace",
+            self.command,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            errors="replace",
         )
         self.pid_file.write_text(str(self.process.pid))
-        self._pump = threading.Thread(target=self._copy_output, args=(self.process,), name=f"log-{self.name}", daemon=True)
+        self._pump = threading.Thread(
+            target=self._copy_output, args=(self.process,), name=f"log-{self.name}", daemon=True
+        )
         self._pump.start()
 
     def _copy_output(self, process: subprocess.Popen[str]) -> None:
@@ -153,16 +174,12 @@ class Child:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     def kill_group(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def wait(self, timeout: float) -> int | None:
         try:
@@ -200,29 +217,53 @@ def run(settings: GatewaySettings) -> int:
         Child(
             "actions",
             [str(APP_PYTHON), "-m", "actions.server", "--port", str(settings.action_server_port)],
-            cwd=REPO, env=env, log_dir=log_dir,
+            cwd=REPO,
+            env=env,
+            log_dir=log_dir,
         ),
         Child(
             "rasa",
             [
-                str(RASA), "run", "--model", str(model),
-                "--endpoints", str(ASSISTANT / "endpoints.yml"),
-                "--credentials", str(ASSISTANT / "credentials.yml"),
-                "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
+                str(RASA),
+                "run",
+                "--model",
+                str(model),
+                "--endpoints",
+                str(ASSISTANT / "endpoints.yml"),
+                "--credentials",
+                str(ASSISTANT / "credentials.yml"),
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(settings.rasa_port),
             ],
-            cwd=settings.data_dir, env=env, log_dir=log_dir,
+            cwd=settings.data_dir,
+            env=env,
+            log_dir=log_dir,
         ),
         Child(
             "gateway",
             [
-                str(APP_PYTHON), "-m", "uvicorn", "connectors.gateway.main:create_app", "--factory",
-                "--host", settings.gateway_host, "--port", str(settings.gateway_port), "--no-access-log",
+                str(APP_PYTHON),
+                "-m",
+                "uvicorn",
+                "connectors.gateway.main:create_app",
+                "--factory",
+                "--host",
+                settings.gateway_host,
+                "--port",
+                str(settings.gateway_port),
+                "--no-access-log",
             ],
-            cwd=REPO, env=env, log_dir=log_dir,
+            cwd=REPO,
+            env=env,
+            log_dir=log_dir,
         ),
     ]
-    say("starting rasa (127.0.0.1:%d), actions (127.0.0.1:%d), gateway (%s:%d)" % (
-        settings.rasa_port, settings.action_server_port, settings.gateway_host, settings.gateway_port))
+    say(
+        f"starting rasa (127.0.0.1:{settings.rasa_port}), actions (127.0.0.1:{settings.action_server_port}), "
+        f"gateway ({settings.gateway_host}:{settings.gateway_port})"
+    )
     started, announced, exit_code = time.monotonic(), False, 0
     while not stopping.is_set() and exit_code == 0:
         now = time.monotonic()
@@ -241,8 +282,10 @@ def run(settings: GatewaySettings) -> int:
             child.crashes = [t for t in child.crashes if now - t < CRASH_WINDOW_SECONDS] + [now]
             log = log_dir / f"{child.name}.log"
             if len(child.crashes) > MAX_CRASHES:
-                say(f"{child.name} exited with code {code}, {len(child.crashes)} times in "
-                    f"{CRASH_WINDOW_SECONDS}s; giving up and stopping the others (log: {log})")
+                say(
+                    f"{child.name} exited with code {code}, {len(child.crashes)} times in "
+                    f"{CRASH_WINDOW_SECONDS}s; giving up and stopping the others (log: {log})"
+                )
                 exit_code = 1
                 break
             delay = 2 ** (len(child.crashes) - 1)
@@ -252,7 +295,7 @@ def run(settings: GatewaySettings) -> int:
             announced = True
             base = settings.base_url
             say(f"ready in {time.monotonic() - started:.0f}s")
-            say(f"  chat API:   {base}/api/v1/chat   (POST {{\"message\": \"hello\"}})")
+            say(f'  chat API:   {base}/api/v1/chat   (POST {{"message": "hello"}})')
             say(f"  search API: {base}/api/v1/search?q=9610")
             say(f"  API docs:   {base}/docs")
             say(f"  health:     {base}/healthz")

@@ -60,8 +60,14 @@ def test_chat_returns_the_fixed_shape_with_citations_merged_into_their_text(clie
         rasa_replying(
             [
                 {"recipient_id": "x", "text": "Use 9610.", "buttons": [{"title": "More", "payload": "more"}]},
-                {"recipient_id": "x", "custom": {"citations": [{"doc_id": "customs-9610.en", "title": "9610",
-                                                                "source_url": "https://example.org/a"}]}},
+                {
+                    "recipient_id": "x",
+                    "custom": {
+                        "citations": [
+                            {"doc_id": "customs-9610.en", "title": "9610", "source_url": "https://example.org/a"}
+                        ]
+                    },
+                },
                 {"recipient_id": "x", "text": "Anything else?"},
                 {"recipient_id": "x", "image": "https://example.org/x.png"},
             ],

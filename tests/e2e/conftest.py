@@ -80,7 +80,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with log.open("wb") as handle:
         process = subprocess.Popen(
             [str(APP_PYTHON), str(REPO / "scripts" / "stack.py"), "run"],
-            cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
         )
     running = Stack(f"http://127.0.0.1:{gateway_port}", data_dir, process, log)
     try:

@@ -118,5 +118,5 @@ def test_duplicate_ids_and_one_way_translations_are_rejected() -> None:
 
 def test_the_loader_names_the_broken_file(tmp_path: Path) -> None:
     (tmp_path / "broken.en.md").write_text("---\nid: [unclosed\n---\nbody", encoding="utf-8")
-    with pytest.raises(CorpusError, match="broken.en.md"):
+    with pytest.raises(CorpusError, match=r"broken\.en\.md"):
         load_corpus(tmp_path)

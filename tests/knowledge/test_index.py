@@ -105,8 +105,10 @@ def test_deleting_a_document_removes_all_its_passages(docs: list[Document]) -> N
     snapshot = build_snapshot(embedder, docs)  # type: ignore[arg-type]
     updated = replace_documents(snapshot, embedder, [], [docs[0].id])  # type: ignore[arg-type]
     assert docs[0].id not in updated.doc_ids
-    assert updated.dense.ntotal == len(updated) == len(snapshot) - len(
-        [p for p in snapshot.passages if p.doc_id == docs[0].id]
+    assert (
+        updated.dense.ntotal
+        == len(updated)
+        == len(snapshot) - len([p for p in snapshot.passages if p.doc_id == docs[0].id])
     )
 
 

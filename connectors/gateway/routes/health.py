@@ -15,9 +15,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def healthz(state: StateDep) -> JSONResponse:
-    (rasa_ok, rasa), (actions_ok, actions) = await asyncio.gather(
-        state.rasa.check_rasa(), state.rasa.check_actions()
-    )
+    (rasa_ok, rasa), (actions_ok, actions) = await asyncio.gather(state.rasa.check_rasa(), state.rasa.check_actions())
     index_ok, index = state.index_status()
     healthy = rasa_ok and actions_ok and index_ok
     body = HealthResponse(
