@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,7 +106,7 @@ class HybridRetriever:
 
     # --- updates --------------------------------------------------------------------------------
 
-    def apply(self, upserts: list[Document] = [], deletes: list[str] = [], *, persist: bool = True) -> None:  # noqa: B006
+    def apply(self, upserts: Sequence[Document] = (), deletes: Sequence[str] = (), *, persist: bool = True) -> None:
         """Add or replace ``upserts`` and remove ``deletes`` (doc ids); searchable on return."""
         with self._write_lock:
             snapshot = replace_documents(self._snapshot, self.embedder, upserts, deletes)

@@ -17,6 +17,13 @@ pytestmark = pytest.mark.e2e
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
+def user_messages(stack: Stack, session_id: str) -> list[str]:
+    """What Rasa's SQL tracker store holds as this web session's user messages."""
+    with sqlite3.connect(stack.data_dir / "conversations.sqlite") as db:
+        query = "select json_extract(data, '$.text') from events where sender_id = ? and type_name = 'user'"
+        return [row[0] for row in db.execute(query, (f"web:{session_id}",))]
+
+
 def test_health_reports_every_component_up(stack: Stack) -> None:
     body = httpx.get(f"{stack.url}/healthz", timeout=10).json()
     assert body["status"] == "ok"
@@ -56,14 +63,7 @@ def test_the_conversation_is_stored_under_a_namespaced_sender(stack: Stack) -> N
     first = stack.chat("hi")
     session_id = first.json()["session_id"]
     stack.chat("thanks", session_id=session_id)
-    with sqlite3.connect(stack.data_dir / "conversations.sqlite") as db:
-        texts = [
-            row[0]
-            for row in db.execute(
-                "select json_extract(data, '$.text') from events where sender_id = ? and type_name = 'user'",
-                (f"web:{session_id}",),
-            )
-        ]
+    texts = user_messages(stack, session_id)
     assert texts == ["hi", "thanks"]
 
 
@@ -97,14 +97,7 @@ def test_rasa_down_gives_503_naming_it_and_history_survives_the_crash(stack: Sta
     assert health.status_code == 503 and health.json()["components"]["rasa"] != "ok"
     stack.wait_healthy(180)
     assert stack.chat("thanks", session_id=session_id).status_code == 200
-    with sqlite3.connect(stack.data_dir / "conversations.sqlite") as db:
-        texts = [
-            row[0]
-            for row in db.execute(
-                "select json_extract(data, '$.text') from events where sender_id = ? and type_name = 'user'",
-                (f"web:{session_id}",),
-            )
-        ]
+    texts = user_messages(stack, session_id)
     assert texts == ["hello", "thanks"]
 
 
