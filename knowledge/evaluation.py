@@ -127,8 +127,8 @@ def report(results: dict[str, list[Outcome]], settings: KnowledgeSettings) -> st
         f"# Retrieval evaluation ({dt.date.today().isoformat()})",
         "",
         "Produced by `make eval` (`python -m knowledge eval`). Document-level ranks over the top "
-        f"{DEPTH} documents; thresholds min_dense_similarity={settings.min_dense_similarity}, "
-        f"min_lexical_coverage={settings.min_lexical_coverage}.",
+        f"{DEPTH} documents; answer thresholds (dense, coverage): en {settings.answer_thresholds('en')}, "
+        f"zh {settings.answer_thresholds('zh')}.",
         "",
         "| mode | lang | n | hit@1 | hit@3 | hit@5 | MRR@10 | OOS rejection (n) | false rejection |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -152,11 +152,15 @@ def main(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
     results = {mode: run(retriever, questions, mode) for mode in MODES}
     text = report(results, settings)
     if args.calibrate:
-        min_dense, min_coverage, rejection, false = calibrate(results["hybrid"])
-        text += (
-            f"\nCalibration (hybrid, all questions): min_dense_similarity={min_dense}, "
-            f"min_lexical_coverage={min_coverage} -> OOS rejection {rejection:.3f}, false rejection {false:.3f}\n"
-        )
+        for lang in ("en", "zh"):
+            min_dense, min_coverage, rejection, false = calibrate(
+                [o for o in results["hybrid"] if o.question.lang == lang]
+            )
+            text += (
+                f"\nCalibration (hybrid, {lang}): min_dense_similarity_{lang}={min_dense}, "
+                f"min_lexical_coverage_{lang}={min_coverage} -> OOS rejection {rejection:.3f}, "
+                f"false rejection {false:.3f}\n"
+            )
     misses = [o for o in results["hybrid"] if o.question.expected and not (o.rank and o.rank <= 3)]
     text += f"\nHybrid misses at 3: {len(misses)}\n" + "".join(
         f"- {o.question.id} `{o.question.q}` expected {', '.join(o.question.expected)} (rank {o.rank})\n"

@@ -201,7 +201,7 @@ class HybridRetriever:
             )
             for row in best
         ]
-        answered, reason = self._decide(hits, codes)
+        answered, reason = self._decide(hits, codes, query_lang)
         return SearchResult(query, query_lang, answered, hits, reason)
 
     def _allowed_rows(
@@ -260,15 +260,16 @@ class HybridRetriever:
             return 0.0
         return sum(idf[t] for t in set(query_tokens) if t in present) / total
 
-    def _decide(self, hits: list[Hit], codes: list[str]) -> tuple[bool, str]:
+    def _decide(self, hits: list[Hit], codes: list[str], lang: str) -> tuple[bool, str]:
         if not hits:
             return False, "nothing in the knowledge base matches the query"
         top = hits[0]
         if codes and top.exact_match:
             return True, "the best passage names the code in the query"
-        if top.dense_similarity >= self.settings.min_dense_similarity:
+        min_dense, min_coverage = self.settings.answer_thresholds(lang)
+        if top.dense_similarity >= min_dense:
             return True, "the best passage is semantically close to the query"
-        if top.lexical_coverage >= self.settings.min_lexical_coverage:
+        if top.lexical_coverage >= min_coverage:
             return True, "the best passage contains most of the query's key words"
         return False, "no passage is close enough to the question to count as an answer"
 

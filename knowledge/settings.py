@@ -45,9 +45,12 @@ class KnowledgeSettings(BaseSettings):
     # Passages in the other language rank below the query's language unless they are much better.
     other_language_factor: float = 0.5
 
-    # "answered" is true when the best hit clears one of these (calibrated by `knowledge calibrate`).
-    min_dense_similarity: float = 0.45
-    min_lexical_coverage: float = 0.6
+    # "answered" is true when the best hit clears one of these, per query language (see README;
+    # `make eval` prints the calibrated pair for each language).
+    min_dense_similarity_en: float = 0.55
+    min_lexical_coverage_en: float = 0.75
+    min_dense_similarity_zh: float = 0.45
+    min_lexical_coverage_zh: float = 0.6
     max_query_chars: int = 1000
     max_k: int = 50
 
@@ -61,6 +64,12 @@ class KnowledgeSettings(BaseSettings):
     def embedding_model_path(self) -> str:
         """The configured model directory, or the packaged default when none is set."""
         return self.embedding_model or default_embedding_model()
+
+    def answer_thresholds(self, lang: str) -> tuple[float, float]:
+        """(min dense similarity, min lexical coverage) for a query in ``lang``."""
+        if lang == "zh":
+            return self.min_dense_similarity_zh, self.min_lexical_coverage_zh
+        return self.min_dense_similarity_en, self.min_lexical_coverage_en
 
     @property
     def index_dir(self) -> Path:
