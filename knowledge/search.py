@@ -166,7 +166,11 @@ class HybridRetriever:
 
         allowed = self._allowed_rows(snapshot, topic, zone, query_lang if only_lang else None, include_expired)
         query_vector = self.embedder.encode([query])[0]
-        similarities = snapshot.vectors @ query_vector
+
+        def similarity(row: int) -> float:
+            # Only for the rows that need it: FAISS already ranked the whole index.
+            return float(snapshot.vectors[row] @ query_vector)
+
         rankings: dict[str, list[int]] = {"dense": self._dense_top(snapshot, query_vector, allowed)}
         if tokens:
             rankings["bm25"] = _top(snapshot.bm25.get_scores(tokens), allowed, settings.candidates)
@@ -174,7 +178,7 @@ class HybridRetriever:
         if exact_rows:
             # Among passages naming the code, those that the other retrievers like better come first.
             exact_rows = [r for r in exact_rows if allowed[r]]
-            exact_rows.sort(key=lambda r: -similarities[r])
+            exact_rows.sort(key=lambda r: -similarity(r))
             rankings["exact"] = exact_rows
 
         rankings = {name: rows for name, rows in rankings.items() if name in retrievers}
@@ -194,7 +198,7 @@ class HybridRetriever:
             Hit(
                 passage=snapshot.passages[row],
                 score=round(fused[row], 6),
-                dense_similarity=round(float(similarities[row]), 4),
+                dense_similarity=round(similarity(row), 4),
                 lexical_coverage=round(self._coverage(snapshot.tokens[row], query_tokens, idf), 4),
                 exact_match=bool(codes) and row in positions.get("exact", {}),
                 ranks={name: ranks[row] for name, ranks in positions.items() if row in ranks},
