@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup run prepare test test-unit test-rasa test-e2e lint lint-check format index eval clean
+.PHONY: setup run prepare test test-unit test-rasa test-e2e lint lint-check format index eval nlu-report bench-search clean
 
 setup:  ## create or update the two Python environments (fast when nothing changed)
 	@bash scripts/setup.sh
@@ -48,8 +48,17 @@ format: setup
 index: setup  ## rebuild the search index from knowledge/corpus
 	$(APP) -m knowledge build
 
+nlu-report: setup  ## 5-fold NLU cross-validation, per-language intent F1 -> docs/nlu-report.md (~10 min)
+	rm -rf var/nlu-cv
+	cd assistant && ../$(RASA) test nlu --config config.yml --nlu data/nlu --cross-validation --folds 5 \
+		--successes --no-plot --out $(CURDIR)/var/nlu-cv
+	$(APP) scripts/nlu_report.py var/nlu-cv docs/nlu-report.md
+
 eval: setup  ## retrieval quality report (BM25 / dense / hybrid)
 	$(APP) -m knowledge eval --report docs/eval-report.md
+
+bench-search: setup  ## search latency, update time and memory at 1k/10k/50k passages (bench/results/)
+	$(APP) -m bench.search
 
 
 clean:

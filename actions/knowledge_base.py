@@ -15,6 +15,7 @@ import threading
 
 from knowledge.search import HybridRetriever, open_or_build
 from knowledge.settings import KnowledgeSettings
+from knowledge.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -77,3 +78,22 @@ def use(retriever_: HybridRetriever) -> None:
     with _lock:
         _retriever, _error = retriever_, None
     _ready.set()
+
+
+_store: Store | None = None
+
+
+def store() -> Store:
+    """The feedback / handoff database (opened on first use)."""
+    global _store
+    with _lock:
+        if _store is None:
+            _store = Store.open(KnowledgeSettings())
+        return _store
+
+
+def use_store(store_: Store) -> None:
+    """Record feedback and tickets in ``store_`` (tests)."""
+    global _store
+    with _lock:
+        _store = store_

@@ -52,6 +52,8 @@ class KnowledgeSettings(BaseSettings):
     min_dense_similarity_zh: float = 0.45
     min_lexical_coverage_zh: float = 0.6
     max_query_chars: int = 1000
+    # Feedback, handoff tickets and preferences (knowledge.store); empty means SQLite in DATA_DIR.
+    database_url: str = ""
     max_k: int = 50
 
     @field_validator("data_dir", "corpus_dir")

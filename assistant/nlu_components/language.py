@@ -3,8 +3,9 @@
 The gateway sends the language it was asked for (or detected) in the message metadata; messages that
 arrive without it (``rasa shell``, ``rasa test``) are detected here with the same rule the knowledge
 search uses. The result is a ``language`` entity, which fills the ``language`` slot that conditional
-responses switch on. Messages without a clear language (only digits or emoji) add no entity, so the
-conversation keeps the language it had.
+responses switch on. Messages without a clear language add no entity, so the conversation keeps the
+language it had: only digits or emoji, and short Latin-only answers ("ok", "yes", "USD 5m") that a
+Chinese-speaking trader types as readily as an English-speaking one.
 
 This component must stay free of anything heavier than the standard library and ``knowledge.language``.
 """
@@ -24,6 +25,8 @@ from rasa.shared.nlu.training_data.message import Message
 from knowledge.language import SUPPORTED_LANGUAGES, detect_language
 
 LANGUAGE_ENTITY = "language"
+# Fewer Latin letters than this, and no Han characters, is not evidence of English.
+MIN_LATIN_LETTERS = 8
 
 
 @DefaultV1Recipe.register(
@@ -69,4 +72,8 @@ class LanguageEntityExtractor(GraphComponent, EntityExtractorMixin):
         requested = metadata.get("lang") if isinstance(metadata, dict) else None
         if requested in SUPPORTED_LANGUAGES:
             return str(requested)
-        return detect_language(message.get(TEXT) or "")
+        text = message.get(TEXT) or ""
+        detected = detect_language(text)
+        if detected == "en" and sum(ch.isascii() and ch.isalpha() for ch in text) < MIN_LATIN_LETTERS:
+            return None
+        return detected

@@ -90,6 +90,15 @@ def to_chat_messages(rasa_messages: list[dict[str, Any]]) -> list[dict[str, Any]
     return messages
 
 
+def language_choice(rasa_messages: list[dict[str, Any]]) -> str | None:
+    """The language an ``action_switch_language`` reply asks the channel to keep, if any."""
+    for item in rasa_messages:
+        custom = item.get("custom")
+        if isinstance(custom, dict) and custom.get("set_language") in ("en", "zh"):
+            return str(custom["set_language"])
+    return None
+
+
 def _clean_citations(citations: Any) -> list[dict[str, Any]]:
     if not isinstance(citations, list):
         return []

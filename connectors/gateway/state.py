@@ -15,6 +15,7 @@ import httpx
 from connectors.gateway.rasa_client import RasaClient
 from connectors.settings import GatewaySettings
 from knowledge.search import HybridRetriever
+from knowledge.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class GatewayState:
     settings: GatewaySettings
     http: httpx.AsyncClient
     rasa: RasaClient
+    store: Store | None = None
     retriever: HybridRetriever | None = None
     index_error: str = "loading"
     _loader: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -38,7 +40,30 @@ class GatewayState:
             timeout=settings.rasa_timeout_seconds,
             health_timeout=settings.health_timeout_seconds,
         )
-        return cls(settings=settings, http=http, rasa=rasa)
+        try:
+            store = Store.open(settings)
+        except Exception:
+            # Preferences are a convenience: without the database, chat still works.
+            logger.exception("the assistant database could not be opened")
+            store = None
+        return cls(settings=settings, http=http, rasa=rasa, store=store)
+
+    async def preferred_language(self, sender_id: str) -> str | None:
+        if self.store is None:
+            return None
+        try:
+            return await asyncio.to_thread(self.store.language, sender_id)
+        except Exception:
+            logger.exception("could not read the language preference of %s", sender_id)
+            return None
+
+    async def remember_language(self, sender_id: str, lang: str) -> None:
+        if self.store is None:
+            return
+        try:
+            await asyncio.to_thread(self.store.set_language, sender_id, lang)
+        except Exception:
+            logger.exception("could not store the language preference of %s", sender_id)
 
     def start_loading_index(self) -> None:
         self._loader = asyncio.create_task(self._load_index())
@@ -60,3 +85,5 @@ class GatewayState:
         if self._loader is not None:
             self._loader.cancel()
         await self.http.aclose()
+        if self.store is not None:
+            self.store.engine.dispose()

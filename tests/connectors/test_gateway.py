@@ -87,7 +87,8 @@ def test_chat_returns_the_fixed_shape_with_citations_merged_into_their_text(clie
     ]
     assert seen[0]["sender"] == f"web:{body['session_id']}"
     assert seen[0]["message"] == "which code for parcels"
-    assert seen[0]["metadata"] == {"channel": "web", "lang": "en"}
+    # No language was asked for: Rasa detects it from the message (nlu_components.language).
+    assert seen[0]["metadata"] == {"channel": "web"}
 
 
 def test_a_new_session_id_is_unguessable_and_a_given_one_is_kept(client: TestClient) -> None:
@@ -99,13 +100,37 @@ def test_a_new_session_id_is_unguessable_and_a_given_one_is_kept(client: TestCli
     assert client.post("/api/v1/chat", json={"message": "hi", "session_id": given}).json()["session_id"] == given
 
 
-def test_requested_or_detected_language_is_passed_to_rasa(client: TestClient) -> None:
+def test_a_requested_language_is_passed_to_rasa_and_otherwise_left_to_detection(client: TestClient) -> None:
     seen: list[dict[str, Any]] = []
     mock_rasa(client, rasa_replying([{"text": "ok"}], seen))
     client.post("/api/v1/chat", json={"message": "你好"})
     client.post("/api/v1/chat", json={"message": "hello", "lang": "zh"})
-    client.post("/api/v1/chat", json={"message": "9610"})
-    assert [m["metadata"].get("lang") for m in seen] == ["zh", "zh", None]
+    client.post("/api/v1/chat", json={"message": "/lang en"})
+    assert [m["metadata"].get("lang") for m in seen] == [None, "zh", "en"]
+    assert seen[2]["message"] == '/switch_language{"language": "en"}'
+
+
+def test_a_language_chosen_in_the_conversation_is_kept_for_the_session(client: TestClient) -> None:
+    seen: list[dict[str, Any]] = []
+    switched = [{"text": "好的，接下来我会用中文回答。"}, {"custom": {"set_language": "zh"}}]
+    mock_rasa(client, rasa_replying(switched, seen))
+    first = client.post("/api/v1/chat", json={"message": "please answer in Chinese"}).json()
+    # The preference payload is for the gateway, not shown to the user.
+    assert first["messages"] == [{"text": "好的，接下来我会用中文回答。", "buttons": [], "citations": []}]
+    mock_rasa(client, rasa_replying([{"text": "ok"}], seen))
+    session = first["session_id"]
+    client.post("/api/v1/chat", json={"message": "what is 9610", "session_id": session})
+    client.post("/api/v1/chat", json={"message": "what is 9610"})  # another session: no preference
+    client.post("/api/v1/chat", json={"message": "what is 9610", "session_id": session, "lang": "en"})
+    assert [m["metadata"].get("lang") for m in seen] == [None, "zh", None, "en"]
+
+
+def test_slash_commands_become_intents_and_other_slash_text_cannot_set_slots(client: TestClient) -> None:
+    seen: list[dict[str, Any]] = []
+    mock_rasa(client, rasa_replying([{"text": "ok"}], seen))
+    for typed in ("/human", "/start", '/ask_question{"language": "xx"}'):
+        client.post("/api/v1/chat", json={"message": typed})
+    assert [m["message"] for m in seen] == ["/request_human", "/greet", 'ask_question{"language": "xx"}']
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
 """``POST /api/v1/chat``: one user message in, the assistant's replies out.
 
 The gateway owns the session: it issues an unguessable id when none is given and forwards to Rasa
-as ``web:<session_id>``, with the channel and requested language in the metadata.
+as ``web:<session_id>``, with the channel in the metadata and the reply language when it is known:
+asked for in the request, or chosen earlier in the session ("/lang zh", "answer in English"), which
+the gateway keeps in the store. Otherwise Rasa detects it from the message.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import secrets
 
 from fastapi import APIRouter
 
+from connectors.commands import requested_language, to_rasa_message
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
-from connectors.gateway.rasa_client import EngineUnavailable, to_chat_messages
+from connectors.gateway.rasa_client import EngineUnavailable, language_choice, to_chat_messages
 from connectors.gateway.schemas import ChatRequest, ChatResponse
-from knowledge.language import detect_language
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["chat"])
@@ -37,14 +39,18 @@ def new_session_id() -> str:
 @router.post("/chat", response_model=ChatResponse)
 async def chat(request: ChatRequest, state: StateDep) -> ChatResponse:
     session_id = request.session_id or new_session_id()
-    lang = request.lang or detect_language(request.message)
+    sender = f"web:{session_id}"
+    lang = request.lang or requested_language(request.message) or await state.preferred_language(sender)
     metadata = {"channel": "web", **({"lang": lang} if lang else {})}
     try:
-        replies = await state.rasa.send(f"web:{session_id}", request.message, metadata)
+        replies = await state.rasa.send(sender, to_rasa_message(request.message), metadata)
     except EngineUnavailable as exc:
         logger.warning("chat failed: %s", exc)
         code, message = _UNAVAILABLE["rasa"]
         raise ApiError(503, code, message, headers={"Retry-After": "30"}) from exc
+    choice = language_choice(replies)
+    if choice is not None:
+        await state.remember_language(sender, choice)
     messages = to_chat_messages(replies)
     if not messages:
         # Every intent has a reply, so silence means the action Rasa chose could not run.
