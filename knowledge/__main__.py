@@ -1,6 +1,7 @@
 """Command line: ``python -m knowledge build | search | stats | check | eval``.
 
 build            embed and index the corpus into DATA_DIR/index (progress bar)
+sync             re-index only the corpus documents that changed since the index was saved
 search "<q>"     ranked passages, as text or --json
 stats            what the current index holds
 check            validate the corpus files without building anything
@@ -34,6 +35,31 @@ def _build(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
     print(
         f"indexed {len(documents)} documents, {len(snapshot)} passages in {elapsed:.1f}s "
         f"({len(snapshot) / max(elapsed, 1e-9):.0f} passages/s) -> {generation}"
+    )
+    return 0
+
+
+def _sync(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
+    from knowledge.documents import load_corpus
+    from knowledge.embedding import Embedder
+    from knowledge.index import corpus_changes, load_snapshot, replace_documents, save_snapshot
+
+    documents = load_corpus(Path(settings.corpus_dir))
+    snapshot = load_snapshot(settings.index_dir)
+    changed, removed = corpus_changes(snapshot, documents)
+    if not changed and not removed:
+        print(f"index up to date ({len(snapshot)} passages)")
+        return 0
+    started = time.perf_counter()
+    embedder = Embedder(settings.embedding_model_path)
+    if embedder.name != snapshot.model:
+        print(f"error: the index was built with {snapshot.model}, the setting is {embedder.name}: run `make index`")
+        return 2
+    updated = replace_documents(snapshot, embedder, changed, removed)
+    generation = save_snapshot(updated, settings.index_dir)
+    print(
+        f"re-indexed {len(changed)} changed documents, removed {len(removed)} "
+        f"in {time.perf_counter() - started:.1f}s -> {generation}"
     )
     return 0
 
@@ -116,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="embed and index the corpus")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
+    commands.add_parser("sync", help="re-index the corpus documents that changed")
     search = commands.add_parser("search", help="search the index")
     search.add_argument("query")
     search.add_argument("--k", type=int, default=5)
@@ -131,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluation.add_argument("--calibrate", action="store_true", help="also search for the best thresholds")
     args = parser.parse_args(argv)
     settings = KnowledgeSettings()
-    handlers = {"build": _build, "search": _search, "stats": _stats, "check": _check, "eval": _eval}
+    handlers = {"build": _build, "sync": _sync, "search": _search, "stats": _stats, "check": _check, "eval": _eval}
     try:
         return handlers[args.command](settings, args)
     except KnowledgeError as exc:

@@ -135,6 +135,21 @@ def replace_documents(
     return Snapshot.build(passages, tokens, vectors, model=snapshot.model, dimension=snapshot.dimension)
 
 
+def corpus_changes(snapshot: Snapshot, documents: Sequence[Document]) -> tuple[list[Document], list[str]]:
+    """(documents that are new or differ from their indexed passages, doc ids no longer present).
+
+    Compared passage by passage (text, titles, sources, dates, validity), so an edited date or a
+    retired section counts as a change. Nothing is embedded to find out.
+    """
+    indexed: dict[str, list[Passage]] = {}
+    for passage in snapshot.passages:
+        indexed.setdefault(passage.doc_id, []).append(passage)
+    changed = [d for d in documents if indexed.get(d.id) != split_document(d)]
+    present = {d.id for d in documents}
+    removed = sorted(doc_id for doc_id in indexed if doc_id not in present)
+    return changed, removed
+
+
 # --- persistence -------------------------------------------------------------------------------
 
 

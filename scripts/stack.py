@@ -1,6 +1,6 @@
 """Prepare and run the whole assistant: Rasa, the action server and the gateway.
 
-    python scripts/stack.py prepare   train the Rasa model if its data changed, build the index if missing
+    python scripts/stack.py prepare   train the Rasa model if its data changed, build the index if missing, re-index changed documents
     python scripts/stack.py run       prepare, then start and supervise the three processes
 
 Each child's output goes to the terminal with a ``[name]`` prefix and to ``DATA_DIR/logs/<name>.log``.
@@ -127,7 +127,18 @@ def ensure_model(settings: GatewaySettings) -> Path:
 
 def ensure_index(settings: GatewaySettings) -> None:
     if (settings.index_dir / "CURRENT").exists():
-        say(f"search index present ({settings.index_dir})")
+        # Edited corpus files are re-indexed (only those), so an answer never lags the reviewed text.
+        result = subprocess.run(
+            [str(APP_PYTHON), "-m", "knowledge", "sync"],
+            cwd=REPO,
+            env=child_env(settings),
+            capture_output=True,
+            text=True,
+        )
+        detail = (result.stdout or result.stderr).strip().splitlines()
+        say(f"search index ({settings.index_dir}): {detail[-1] if detail else 'checked'}")
+        if result.returncode != 0:
+            sys.exit("[stack] the search index could not be brought up to date; `make index` rebuilds it")
         return
     say("building the search index from knowledge/corpus")
     result = subprocess.run([str(APP_PYTHON), "-m", "knowledge", "build"], cwd=REPO, env=child_env(settings))

@@ -212,3 +212,19 @@ def test_switching_language_replies_in_the_new_language_and_asks_the_channel_to_
     assert slot_events(events) == {"language": expected}
     assert {"set_language": expected} in [m.get("custom") for m in messages]
     assert ("中文" in messages[0]["text"]) == (expected == "zh")
+
+
+def test_a_close_passage_about_the_named_zone_is_preferred(retriever: HybridRetriever) -> None:
+    from dataclasses import replace
+
+    from actions.answers import prefer_zone
+
+    result = retriever.search("bonded warehouse rules", k=8, lang="en")
+    general = replace(result.hits[0], passage=replace(result.hits[0].passage, zones=()))
+    local = replace(
+        result.hits[1], passage=replace(result.hits[1].passage, zones=("ningbo",)), score=general.score * 0.95
+    )
+    far = replace(local, score=general.score * 0.5)
+    assert prefer_zone(replace(result, hits=[general, local]), "bonded warehouse rules in Ningbo").hits[0] is local
+    assert prefer_zone(replace(result, hits=[general, far]), "bonded warehouse rules in Ningbo").hits[0] is general
+    assert prefer_zone(replace(result, hits=[general, local]), "bonded warehouse rules").hits[0] is general

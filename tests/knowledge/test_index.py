@@ -11,7 +11,14 @@ import pytest
 from knowledge import index as index_module
 from knowledge.documents import Document
 from knowledge.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from knowledge.index import build_snapshot, current_generation, load_snapshot, replace_documents, save_snapshot
+from knowledge.index import (
+    build_snapshot,
+    corpus_changes,
+    current_generation,
+    load_snapshot,
+    replace_documents,
+    save_snapshot,
+)
 
 
 class RandomEmbedder:
@@ -119,3 +126,13 @@ def test_an_index_from_another_model_is_refused(embedder: object, tmp_path: Path
     snapshot = build_snapshot(RandomEmbedder(), docs)  # type: ignore[arg-type]
     with pytest.raises(IndexMismatchError, match="make index"):
         HybridRetriever(KnowledgeSettings(data_dir=tmp_path), embedder, snapshot)  # type: ignore[arg-type]
+
+
+def test_only_edited_added_and_removed_documents_count_as_corpus_changes(tmp_path: Path, docs: list[Document]) -> None:
+    save_snapshot(build_snapshot(RandomEmbedder(), docs), tmp_path)  # type: ignore[arg-type]
+    saved = load_snapshot(tmp_path)  # compared after a round trip through the files, as `knowledge sync` does
+    assert corpus_changes(saved, docs) == ([], [])
+    edited = docs[0].model_copy(update={"last_reviewed": docs[0].last_reviewed.replace(year=2030)})
+    changed, removed = corpus_changes(saved, [edited, *docs[1:-1]])
+    assert [d.id for d in changed] == [edited.id]
+    assert removed == [docs[-1].id]
