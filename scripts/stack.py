@@ -128,16 +128,16 @@ def ensure_model(settings: GatewaySettings) -> Path:
 def ensure_index(settings: GatewaySettings) -> None:
     if (settings.index_dir / "CURRENT").exists():
         # Edited corpus files are re-indexed (only those), so an answer never lags the reviewed text.
-        result = subprocess.run(
+        synced = subprocess.run(
             [str(APP_PYTHON), "-m", "knowledge", "sync"],
             cwd=REPO,
             env=child_env(settings),
             capture_output=True,
             text=True,
         )
-        detail = (result.stdout or result.stderr).strip().splitlines()
+        detail = (synced.stdout or synced.stderr).strip().splitlines()
         say(f"search index ({settings.index_dir}): {detail[-1] if detail else 'checked'}")
-        if result.returncode != 0:
+        if synced.returncode != 0:
             sys.exit("[stack] the search index could not be brought up to date; `make index` rebuilds it")
         return
     say("building the search index from knowledge/corpus")
