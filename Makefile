@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup run prepare test test-unit test-rasa test-e2e lint lint-check format index eval nlu-report bench-search clean
+.PHONY: setup run prepare browser test test-unit test-rasa test-e2e lint lint-check format index eval nlu-report bench-search clean
 
 setup:  ## create or update the two Python environments (fast when nothing changed)
 	@bash scripts/setup.sh
@@ -20,8 +20,11 @@ run: setup  ## train if needed, index if needed, start Rasa + actions + gateway
 prepare: setup  ## train the Rasa model and build the index if they are out of date
 	@$(APP) scripts/stack.py prepare
 
-test: prepare  ## the whole suite: unit, Rasa data + conversation tests, end-to-end
+test: prepare browser  ## the whole suite: unit, Rasa data + conversation tests, end-to-end (real browser)
 	@$(MAKE) --no-print-directory lint-check test-unit test-rasa test-e2e
+
+browser:  ## Debian's chromium for the real-browser tests (installed if missing)
+	@bash scripts/browser.sh
 
 test-unit:
 	$(APP) -m pytest -q -m "not e2e" tests

@@ -21,6 +21,9 @@ class GatewaySettings(KnowledgeSettings):
     rasa_timeout_seconds: float = Field(default=4.5, gt=0, le=60)
     health_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
     public_url: str = ""
+    # Web pages allowed to embed the chat widget and call the chat API from the browser (CORS).
+    # "*" allows any site; the gateway's own pages always work.
+    widget_allowed_origins: list[str] = Field(default_factory=list)
 
     @property
     def rasa_url(self) -> str:

@@ -67,6 +67,20 @@ class HandoffTicket(Base):
     transcript: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
+class StaffMessage(Base):
+    """A staff member's reply to a handoff ticket, waiting to be shown in the trader's channel."""
+
+    __tablename__ = "staff_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    ticket_id: Mapped[int] = mapped_column(Integer, index=True)
+    sender_id: Mapped[str] = mapped_column(String(160), index=True)
+    author: Mapped[str] = mapped_column(String(160), default="staff")
+    text: Mapped[str] = mapped_column(Text)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class SessionPreference(Base):
     __tablename__ = "session_preference"
 
@@ -172,6 +186,49 @@ class Store:
     def count_tickets(self, status: str = "open") -> int:
         with self.session() as session:
             return int(session.scalar(select(func.count()).where(HandoffTicket.status == status)) or 0)
+
+    def ticket(self, ticket_id: int) -> HandoffTicket | None:
+        with self.session() as session:
+            return session.get(HandoffTicket, ticket_id)
+
+    def set_ticket_status(self, ticket_id: int, status: str) -> bool:
+        if status not in TICKET_STATUSES:
+            raise ValueError(f"status must be one of {TICKET_STATUSES}, not {status!r}")
+        with self.session() as session:
+            row = session.get(HandoffTicket, ticket_id)
+            if row is None:
+                return False
+            row.status = status
+        return True
+
+    # --- staff replies ----------------------------------------------------------------------
+
+    def add_staff_message(self, *, ticket_id: int, text: str, author: str = "staff") -> StaffMessage | None:
+        """Queue a staff reply for the ticket's conversation (None if the ticket does not exist)."""
+        with self.session() as session:
+            ticket = session.get(HandoffTicket, ticket_id)
+            if ticket is None:
+                return None
+            if ticket.status == "open":
+                ticket.status = "claimed"
+            row = StaffMessage(ticket_id=ticket_id, sender_id=ticket.sender_id, author=author, text=text[:4000])
+            session.add(row)
+        return row
+
+    def take_staff_messages(self, sender_id: str) -> list[StaffMessage]:
+        """Staff replies not yet shown in this conversation, oldest first; marks them delivered."""
+        with self.session() as session:
+            rows = list(
+                session.scalars(
+                    select(StaffMessage)
+                    .where(StaffMessage.sender_id == sender_id, StaffMessage.delivered_at.is_(None))
+                    .order_by(StaffMessage.id)
+                )
+            )
+            now = _now()
+            for row in rows:
+                row.delivered_at = now
+        return rows
 
     # --- language preference ----------------------------------------------------------------
 

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from connectors.gateway.errors import install_error_handlers
-from connectors.gateway.routes import chat, health, search
+from connectors.gateway.routes import chat, health, search, widget
 from connectors.gateway.state import GatewayState
 from connectors.settings import GatewaySettings
 
@@ -34,7 +35,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, chat, search):
+    if settings.widget_allowed_origins:
+        # Only the sites in the allowlist may call the chat API from a browser; no cookies are used.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.widget_allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    for module in (health, chat, search, widget):
         app.include_router(module.router)
     logging.getLogger("connectors").setLevel(logging.INFO)
     return app

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 MAX_MESSAGE_CHARS = 2000
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,128}$"
+_SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
 
 class ChatRequest(BaseModel):
@@ -63,6 +64,13 @@ class ChatMessage(BaseModel):
 
 
 class ChatResponse(BaseModel):
+    session_id: str
+    messages: list[ChatMessage]
+
+
+class UpdatesResponse(BaseModel):
+    """Messages for a session that arrived outside a chat request (staff replies to a handoff)."""
+
     session_id: str
     messages: list[ChatMessage]
 

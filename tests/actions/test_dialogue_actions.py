@@ -86,14 +86,18 @@ def test_an_old_source_is_quoted_as_of_its_date(retriever: HybridRetriever) -> N
 
 
 def test_two_close_documents_make_the_assistant_ask_which_one(retriever: HybridRetriever) -> None:
-    result = retriever.search("9710", k=8, lang="en")
-    # Force a near tie between two different documents to check the question that follows.
-    hits = result.hits
-    second = next(h for h in hits if h.passage.slug != hits[0].passage.slug)
     from dataclasses import replace
 
-    tie = replace(result, hits=[replace(hits[0], exact_match=False), replace(second, score=hits[0].score * 0.99)])
+    result = retriever.search("what documents do I need", k=8, lang="en")
+    hits = result.hits
+    second = next(h for h in hits if h.passage.slug != hits[0].passage.slug)
+    other_topic = replace(second, passage=replace(second.passage, topic="other"), score=hits[0].score * 0.99)
+    tie = replace(result, hits=[replace(hits[0], exact_match=False), other_topic])
     assert is_ambiguous(tie)
+    # The same topic, or a clear winner, is answered directly.
+    assert not is_ambiguous(replace(tie, hits=[tie.hits[0], replace(second, score=hits[0].score * 0.99)]))
+    assert not is_ambiguous(replace(tie, hits=[tie.hits[0], replace(other_topic, score=hits[0].score * 0.5)]))
+    second = other_topic
     message = compose_answer(tie, "en")
     assert "Which one do you mean" in message["text"]
     assert [b["title"] for b in message["buttons"]] == [hits[0].passage.doc_title, second.passage.doc_title]

@@ -75,3 +75,14 @@ def test_two_writers_at_once_do_not_lose_records(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(Store(url).feedback(limit=100)) == 50
+
+
+def test_staff_replies_are_delivered_once_in_order_and_claim_the_ticket(store: Store) -> None:
+    ticket = store.open_ticket(sender_id="web:abc", channel="web", lang="en", question="q", transcript=[])
+    assert store.add_staff_message(ticket_id=999, text="nobody") is None
+    store.add_staff_message(ticket_id=ticket.id, text="Hello, I can help.", author="Li")
+    store.add_staff_message(ticket_id=ticket.id, text="Which port do you use?")
+    assert [m.text for m in store.take_staff_messages("web:abc")] == ["Hello, I can help.", "Which port do you use?"]
+    assert store.take_staff_messages("web:abc") == []
+    claimed = store.ticket(ticket.id)
+    assert claimed is not None and claimed.status == "claimed"

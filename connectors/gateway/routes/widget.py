@@ -1,0 +1,69 @@
+"""The embeddable chat widget (``/widget.js``), its demo page (``/``) and the staff-reply poll.
+
+``/widget.js`` is a static file with caching headers (an ETag, and an hour of browser cache: a new
+release reaches visitors within the hour). Which sites may call the chat API from a browser is the
+``widget_allowed_origins`` setting (CORS, in ``main.py``). ``/api/v1/chat/updates`` hands the widget
+the staff replies to a handoff ticket that it has not shown yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import FileResponse
+
+from connectors.gateway.deps import StateDep
+from connectors.gateway.errors import ApiError
+from connectors.gateway.schemas import SESSION_ID_PATTERN, ChatMessage, UpdatesResponse
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["widget"])
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+@lru_cache(maxsize=4)
+def _static(name: str, mtime_ns: int) -> tuple[bytes, str]:
+    """A static file's bytes and ETag (re-read when the file changes)."""
+    body = (STATIC / name).read_bytes()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+@router.get("/widget.js", include_in_schema=False)
+async def widget_js(if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    path = STATIC / "widget.js"
+    body, etag = _static(path.name, path.stat().st_mtime_ns)
+    headers = {"Cache-Control": "public, max-age=3600", "ETag": etag, "X-Content-Type-Options": "nosniff"}
+    if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/javascript; charset=utf-8", headers=headers)
+
+
+@router.get("/", include_in_schema=False)
+async def demo_page() -> FileResponse:
+    return FileResponse(
+        STATIC / "demo.html",
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/api/v1/chat/updates", response_model=UpdatesResponse)
+async def chat_updates(
+    state: StateDep, session_id: Annotated[str, Query(pattern=SESSION_ID_PATTERN, description="The chat session id.")]
+) -> UpdatesResponse:
+    """Staff replies to this session's handoff ticket that the widget has not shown yet."""
+    if state.store is None:
+        raise ApiError(503, "store_unavailable", "Staff replies cannot be fetched right now. Please try again later.")
+    try:
+        rows = await asyncio.to_thread(state.store.take_staff_messages, f"web:{session_id}")
+    except Exception as exc:
+        logger.exception("could not read staff replies")
+        raise ApiError(503, "store_unavailable", "Staff replies cannot be fetched right now.") from exc
+    messages = [ChatMessage(text=row.text, buttons=[], citations=[]) for row in rows]
+    return UpdatesResponse(session_id=session_id, messages=messages)

@@ -1,0 +1,141 @@
+"""The website widget in a real browser (Debian's chromium through Playwright) against the real stack."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
+ANSWER_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if CHROMIUM is None:
+        pytest.fail("Debian's chromium is not installed: `apt-get install chromium` (.ci/run and `make browser` do it)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, stack: Stack) -> Iterator[Page]:
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    opened = context.new_page()
+    opened.goto(stack.url + "/")
+    yield opened
+    context.close()
+
+
+def ask(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Your message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def bot_messages(page: Page):  # type: ignore[no-untyped-def]
+    return page.locator("#zta-chat-widget .msg.bot")
+
+
+def test_ask_in_english_and_chinese_see_cited_answers_click_a_reply_and_keep_history(page: Page) -> None:
+    page.get_by_role("button", name="Open the trade assistant chat").click()
+    expect(page.get_by_role("dialog", name="Zhejiang Trade Assistant")).to_be_visible()
+    ask(page, "Which customs code fits parcels sold to consumers abroad?")
+    answer = bot_messages(page).nth(1)  # the first is the welcome line
+    expect(answer).to_contain_text("9610", timeout=ANSWER_TIMEOUT_MS)
+    source = answer.locator(".sources a").first
+    expect(source).to_have_attribute("target", "_blank")
+    expect(source).to_have_attribute("rel", "noopener noreferrer")
+    assert re.match(r"https?://", source.get_attribute("href") or "")
+
+    ask(page, "义乌市场采购出口能退税吗？")
+    chinese = bot_messages(page).nth(2)
+    expect(chinese).to_contain_text(re.compile(r"[\u4e00-\u9fff]"), timeout=ANSWER_TIMEOUT_MS)
+
+    replies = page.locator("#zta-chat-widget .replies button")
+    expect(replies.first).to_be_visible()
+    before = bot_messages(page).count()
+    replies.first.click()
+    expect(bot_messages(page)).to_have_count(before + 1, timeout=ANSWER_TIMEOUT_MS)
+
+    shown = page.locator("#zta-chat-widget .msg").count()
+    page.reload()
+    page.get_by_role("button", name="Open the trade assistant chat").click()
+    expect(page.locator("#zta-chat-widget .msg")).to_have_count(shown)
+    expect(page.locator("#zta-chat-widget .msg.user").first).to_have_text(
+        "Which customs code fits parcels sold to consumers abroad?"
+    )
+
+
+def test_user_and_bot_text_is_never_run_as_html(page: Page) -> None:
+    page.get_by_role("button", name="Open the trade assistant chat").click()
+    attack = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+    ask(page, attack)
+    expect(page.locator("#zta-chat-widget .msg.user").last).to_have_text(attack)
+    expect(bot_messages(page)).to_have_count(2, timeout=ANSWER_TIMEOUT_MS)
+    assert page.locator("#zta-chat-widget img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_the_host_page_styles_cannot_reach_the_widget(page: Page) -> None:
+    launcher = page.get_by_role("button", name="Open the trade assistant chat")
+    size = launcher.evaluate("b => getComputedStyle(b).fontSize")
+    assert size != "40px"  # the demo page sets every button to 40px !important
+
+
+def test_keyboard_only_use(page: Page) -> None:
+    launcher = page.get_by_role("button", name="Open the trade assistant chat")
+    launcher.focus()
+    page.keyboard.press("Enter")
+    box = page.get_by_role("textbox", name="Your message")
+    expect(box).to_be_focused()
+    page.keyboard.type("hello")
+    page.keyboard.press("Enter")
+    expect(bot_messages(page)).to_have_count(2, timeout=ANSWER_TIMEOUT_MS)
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+
+
+def test_a_phone_sized_screen_gets_a_full_screen_chat(browser: Browser, stack: Stack) -> None:
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True
+    )
+    phone = context.new_page()
+    phone.goto(stack.url + "/")
+    phone.get_by_role("button", name="打开经贸助手对话").click()
+    panel = phone.get_by_role("dialog")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box is not None and box["width"] >= 370 and box["height"] >= 600
+    ask_zh = phone.get_by_role("textbox", name="您的消息")
+    ask_zh.fill("你好")
+    ask_zh.press("Enter")
+    expect(phone.locator("#zta-chat-widget .msg.bot")).to_have_count(2, timeout=ANSWER_TIMEOUT_MS)
+    context.close()
+
+
+def test_an_unreachable_server_shows_a_clear_message_and_retry_works(page: Page) -> None:
+    page.get_by_role("button", name="Open the trade assistant chat").click()
+    page.route("**/api/v1/chat", lambda route: route.abort())
+    ask(page, "What is market procurement trade?")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("can't reach the assistant", timeout=ANSWER_TIMEOUT_MS)
+    page.unroute("**/api/v1/chat")
+    alert.get_by_role("button", name="Retry").click()
+    expect(bot_messages(page).last).to_contain_text("1039", timeout=ANSWER_TIMEOUT_MS)
+    # The question was shown once, not once per attempt.
+    expect(page.locator("#zta-chat-widget .msg.user")).to_have_count(1)
+
+
+def test_chromium_is_the_debian_package() -> None:
+    assert CHROMIUM is not None and shutil.which("chromium") is not None
