@@ -125,7 +125,9 @@ def is_ambiguous(result: SearchResult) -> bool:
     return second.score >= CLOSE_SCORE_RATIO * first.score
 
 
-def compose_answer(result: SearchResult, lang: str, today: dt.date | None = None) -> dict[str, Any]:
+def compose_answer(
+    result: SearchResult, lang: str, today: dt.date | None = None, *, ask_if_ambiguous: bool = True
+) -> dict[str, Any]:
     """The message to send for a search result: text, buttons and the ``citations`` payload."""
     words = TEXT[lang]
     today = today or dt.date.today()
@@ -134,7 +136,7 @@ def compose_answer(result: SearchResult, lang: str, today: dt.date | None = None
         text = words["not_found"] + (f"\n\n{words['nearest']}" if buttons else f"\n\n{words['person']}")
         buttons.append({"title": words["human"], "payload": HUMAN_PAYLOAD})
         return {"text": text, "buttons": buttons, "json_message": {"citations": []}}
-    if is_ambiguous(result):
+    if ask_if_ambiguous and is_ambiguous(result):
         first, second = result.hits[0].passage, result.hits[1].passage
         buttons = [{"title": p.doc_title, "payload": p.doc_title} for p in (first, second)]
         return {"text": words["which"], "buttons": buttons, "json_message": {"citations": []}}
@@ -243,7 +245,9 @@ class ActionAnswerQuestion(Action):
             logger.exception("knowledge search failed")
             dispatcher.utter_message(response=TEXT[lang]["unavailable"])
             return []
-        reply = compose_answer(prefer_zone(result, question), lang)
+        preferred = prefer_zone(result, question)
+        # A passage promoted for the zone the trader named is a decision, not a tie to ask about.
+        reply = compose_answer(preferred, lang, ask_if_ambiguous=preferred is result)
         dispatcher.utter_message(**reply)
         cited = [c["doc_id"] for c in reply["json_message"]["citations"]]
         return [SlotSet("last_question", question), SlotSet("last_doc_ids", cited)]

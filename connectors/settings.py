@@ -5,13 +5,24 @@ Same sources as ``knowledge.settings``: environment, ``.env``, ``config.yml``, d
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from knowledge.settings import KnowledgeSettings
+
+# Telegram accepts 1-256 characters of A-Z, a-z, 0-9, "_" and "-" as a webhook secret token.
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+_PLACEHOLDER_SECRETS = frozenset({"changethis", "changeme", "change-me", "change_me", "secret", "placeholder", "todo"})
 
 
 class GatewaySettings(KnowledgeSettings):
     """Everything the gateway and ``scripts/stack.py`` need to know."""
+
+    # Errors name the setting, never its value: several are secrets (tokens, passwords).
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
 
     gateway_host: str = "0.0.0.0"
     gateway_port: int = Field(default=8000, ge=1, le=65535)
@@ -24,6 +35,43 @@ class GatewaySettings(KnowledgeSettings):
     # Web pages allowed to embed the chat widget and call the chat API from the browser (CORS).
     # "*" allows any site; the gateway's own pages always work.
     widget_allowed_origins: list[str] = Field(default_factory=list)
+
+    # Telegram channel (connectors.telegram): off while the token is empty.
+    telegram_bot_token: str = ""
+    # "polling" needs no public URL; "webhook" receives updates on POST /telegram/webhook.
+    telegram_mode: Literal["polling", "webhook"] = "polling"
+    telegram_webhook_secret: str = ""
+    # The staff group that receives handoff tickets and whose replies go back to the trader.
+    telegram_staff_chat_id: int | None = None
+    # Root of the Bot API server; empty means Telegram's own (https://api.telegram.org).
+    telegram_base_url: str = ""
+
+    # Staff console. ADMIN_USERNAME / ADMIN_PASSWORD create the first admin when no account exists.
+    admin_username: str = ""
+    admin_password: str = ""
+    # Signs staff access tokens. Empty: a random secret is generated once and kept in DATA_DIR.
+    jwt_secret: str = ""
+    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    login_attempts_per_minute: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("telegram_staff_chat_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """``TELEGRAM_STAFF_CHAT_ID=`` (empty) means no staff chat, not a parse error."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_real_secret(self) -> GatewaySettings:
+        """Webhook mode refuses to start without a secret only Telegram and the gateway know."""
+        if self.telegram_bot_token and self.telegram_mode == "webhook":
+            secret = self.telegram_webhook_secret
+            if not _WEBHOOK_SECRET.match(secret) or secret.lower() in _PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET: 16 to 256 characters of A-Z, a-z, 0-9, "
+                    '"_" or "-", not a placeholder (for example: python -c "import secrets; '
+                    'print(secrets.token_urlsafe(32))")'
+                )
+        return self
 
     @property
     def rasa_url(self) -> str:

@@ -1,7 +1,8 @@
 """Command line: ``python -m knowledge build | search | stats | check | eval``.
 
 build            embed and index the corpus into DATA_DIR/index (progress bar)
-sync             re-index only the corpus documents that changed since the index was saved
+sync             import new or changed corpus files into the store (never over a staff edit), then
+                 re-index only the documents whose published version differs from the index
 search "<q>"     ranked passages, as text or --json
 stats            what the current index holds
 check            validate the corpus files without building anything
@@ -17,16 +18,27 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from knowledge.documents import Document
 from knowledge.errors import KnowledgeError
 from knowledge.settings import KnowledgeSettings
 
 
+def _documents(settings: KnowledgeSettings) -> list[Document]:
+    """The documents to index: the store's published ones, after importing new or changed corpus files."""
+    from knowledge.store import Store, import_corpus_files, published_documents
+
+    store = Store.open(settings)
+    added, updated, kept = import_corpus_files(store, Path(settings.corpus_dir))
+    if added or updated or kept:
+        print(f"corpus -> store: {added} added, {updated} updated, {kept} kept as edited by staff")
+    return published_documents(store)
+
+
 def _build(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
-    from knowledge.documents import load_corpus
     from knowledge.embedding import Embedder
     from knowledge.index import build_snapshot, save_snapshot
 
-    documents = load_corpus(Path(settings.corpus_dir))
+    documents = _documents(settings)
     started = time.perf_counter()
     embedder = Embedder(settings.embedding_model_path)
     snapshot = build_snapshot(embedder, documents, progress=not args.quiet)
@@ -40,11 +52,10 @@ def _build(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
 
 
 def _sync(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
-    from knowledge.documents import load_corpus
     from knowledge.embedding import Embedder
     from knowledge.index import corpus_changes, load_snapshot, replace_documents, save_snapshot
 
-    documents = load_corpus(Path(settings.corpus_dir))
+    documents = _documents(settings)
     snapshot = load_snapshot(settings.index_dir)
     changed, removed = corpus_changes(snapshot, documents)
     if not changed and not removed:

@@ -6,7 +6,10 @@ It holds what staff read in the console and what must survive a restart:
   answer came from, the session and an optional comment;
 - ``handoff_ticket``: a request for a person, with the transcript so far;
 - ``session_preference``: a language a trader chose explicitly ("/lang zh"), which then wins over
-  detecting the language of each message.
+  detecting the language of each message;
+- ``document`` and ``document_version``: the knowledge documents staff edit, each change a new
+  version (who, when, what), retiring instead of deleting; seeded from the reviewed corpus files;
+- ``staff_user``: console accounts with argon2 password hashes and a role.
 
 SQLite under ``DATA_DIR`` by default (WAL mode, so the gateway and the action server can both
 write), PostgreSQL for the scale-out profile: the URL is the ``database_url`` setting. The action
@@ -18,13 +21,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from knowledge.settings import KnowledgeSettings
+
+if TYPE_CHECKING:
+    from knowledge.documents import Document
 
 TICKET_STATUSES = ("open", "claimed", "closed")
 RATINGS = ("good", "bad")
@@ -89,6 +96,60 @@ class SessionPreference(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
 
 
+class DocumentRecord(Base):
+    """The live version of one knowledge document (``data`` is the validated Document as JSON)."""
+
+    __tablename__ = "document"
+
+    doc_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="published", index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # sha256 of the corpus file text this record was last imported from; None once staff edit it.
+    corpus_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    updated_by: Mapped[str] = mapped_column(String(160))
+
+
+class DocumentVersion(Base):
+    """Every state a document has been in, for history, diff and rollback."""
+
+    __tablename__ = "document_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doc_id: Mapped[str] = mapped_column(String(120), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_user"
+
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+ROLES = ("admin", "editor", "viewer")
+
+
+class VersionConflict(Exception):
+    """A save based on an older version than the one stored (someone else saved in between)."""
+
+    def __init__(self, doc_id: str, expected: int, current: int) -> None:
+        super().__init__(
+            f"{doc_id} was changed by someone else (you edited version {expected}, the current one is "
+            f"{current}); reload it, reapply your change and save again"
+        )
+        self.doc_id, self.expected, self.current = doc_id, expected, current
+
+
 def database_url(settings: KnowledgeSettings) -> str:
     """The configured URL, or SQLite at ``DATA_DIR/assistant.db``."""
     if settings.database_url:
@@ -111,8 +172,6 @@ class Store:
 
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
-            from pathlib import Path
-
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
@@ -230,6 +289,137 @@ class Store:
                 row.delivered_at = now
         return rows
 
+    # --- knowledge documents ---------------------------------------------------------------
+
+    def _version(self, session: Session, record: DocumentRecord, action: str, author: str) -> None:
+        session.add(
+            DocumentVersion(
+                doc_id=record.doc_id,
+                version=record.version,
+                status=record.status,
+                action=action,
+                data=record.data,
+                author=author,
+            )
+        )
+
+    def import_corpus(self, documents: Sequence[tuple[dict[str, Any], str]]) -> tuple[int, int, int]:
+        """Bring corpus files into the store: (added, updated, kept because staff edited them).
+
+        ``documents`` are (document JSON, sha256 of its file). A new file is added; a changed file
+        replaces its record only while no staff member has edited that document since, so a
+        console edit is never overwritten by an older file.
+        """
+        added = updated = kept = 0
+        with self.session() as session:
+            existing = {r.doc_id: r for r in session.scalars(select(DocumentRecord))}
+            for data, sha in documents:
+                record = existing.get(data["id"])
+                if record is None:
+                    record = DocumentRecord(
+                        doc_id=data["id"], version=1, data=data, corpus_sha=sha, updated_by="corpus"
+                    )
+                    record.status = "published"
+                    session.add(record)
+                    self._version(session, record, "import", "corpus")
+                    added += 1
+                elif record.corpus_sha is None:
+                    kept += 1
+                elif record.corpus_sha != sha:
+                    record.data, record.corpus_sha, record.updated_by = data, sha, "corpus"
+                    record.version += 1
+                    self._version(session, record, "import", "corpus")
+                    updated += 1
+        return added, updated, kept
+
+    def documents(self, *, status: str | None = None) -> list[DocumentRecord]:
+        query = select(DocumentRecord).order_by(DocumentRecord.doc_id)
+        if status is not None:
+            query = query.where(DocumentRecord.status == status)
+        with self.session() as session:
+            return list(session.scalars(query))
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        with self.session() as session:
+            return session.get(DocumentRecord, doc_id)
+
+    def save_document(
+        self, data: dict[str, Any], *, author: str, expected_version: int | None, create: bool = False
+    ) -> DocumentRecord:
+        """Create (``create=True``) or replace a document; refuses a save based on a stale version."""
+        with self.session() as session:
+            record = session.get(DocumentRecord, data["id"], with_for_update=True)
+            if create:
+                if record is not None:
+                    raise VersionConflict(data["id"], 0, record.version)
+                record = DocumentRecord(doc_id=data["id"], version=1, data=data, updated_by=author)
+                record.status = "published"
+                session.add(record)
+                self._version(session, record, "create", author)
+                return record
+            if record is None:
+                raise KeyError(data["id"])
+            if expected_version is not None and expected_version != record.version:
+                raise VersionConflict(record.doc_id, expected_version, record.version)
+            record.data, record.status, record.updated_by, record.corpus_sha = data, "published", author, None
+            record.version += 1
+            self._version(session, record, "update", author)
+            return record
+
+    def set_document_status(self, doc_id: str, status: str, *, author: str) -> DocumentRecord:
+        """Retire (recoverably) or republish a document."""
+        with self.session() as session:
+            record = session.get(DocumentRecord, doc_id, with_for_update=True)
+            if record is None:
+                raise KeyError(doc_id)
+            record.status, record.updated_by, record.corpus_sha = status, author, None
+            record.version += 1
+            self._version(session, record, "retire" if status == "retired" else "restore", author)
+            return record
+
+    def rollback_document(self, doc_id: str, version: int, *, author: str) -> DocumentRecord:
+        """A new version whose content and status are those of ``version``."""
+        with self.session() as session:
+            record = session.get(DocumentRecord, doc_id, with_for_update=True)
+            old = session.scalars(
+                select(DocumentVersion).where(DocumentVersion.doc_id == doc_id, DocumentVersion.version == version)
+            ).first()
+            if record is None or old is None:
+                raise KeyError(f"{doc_id} v{version}")
+            record.data, record.status, record.updated_by, record.corpus_sha = old.data, old.status, author, None
+            record.version += 1
+            self._version(session, record, "rollback", author)
+            return record
+
+    def document_versions(self, doc_id: str) -> list[DocumentVersion]:
+        with self.session() as session:
+            query = select(DocumentVersion).where(DocumentVersion.doc_id == doc_id).order_by(DocumentVersion.version)
+            return list(session.scalars(query))
+
+    # --- staff accounts ---------------------------------------------------------------------
+
+    def create_user(self, username: str, password_hash: str, role: str) -> StaffUser:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+        user = StaffUser(username=username, password_hash=password_hash, role=role)
+        with self.session() as session:
+            session.add(user)
+        return user
+
+    def user(self, username: str) -> StaffUser | None:
+        with self.session() as session:
+            return session.get(StaffUser, username)
+
+    def count_users(self) -> int:
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(StaffUser)) or 0)
+
+    def set_password_hash(self, username: str, password_hash: str) -> None:
+        with self.session() as session:
+            user = session.get(StaffUser, username)
+            if user is not None:
+                user.password_hash = password_hash
+
     # --- language preference ----------------------------------------------------------------
 
     def set_language(self, sender_id: str, lang: str) -> None:
@@ -244,3 +434,29 @@ class Store:
         with self.session() as session:
             row = session.get(SessionPreference, sender_id)
             return row.lang if row is not None else None
+
+
+def import_corpus_files(store: Store, corpus_dir: Path) -> tuple[int, int, int]:
+    """Import the reviewed corpus files into the store (see ``Store.import_corpus``)."""
+    import hashlib
+
+    from knowledge.documents import check_corpus, parse_document
+
+    rows: list[tuple[dict[str, Any], str]] = []
+    parsed = []
+    for path in sorted(corpus_dir.rglob("*.md")):
+        if path.name in ("README.md", "PLAN.md"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        document = parse_document(text, origin=str(path))
+        parsed.append(document)
+        rows.append((document.model_dump(mode="json"), hashlib.sha256(text.encode()).hexdigest()))
+    check_corpus(parsed)
+    return store.import_corpus(rows)
+
+
+def published_documents(store: Store) -> list[Document]:
+    """The documents the assistant answers from: every published record, validated."""
+    from knowledge.documents import Document
+
+    return [Document.model_validate(record.data) for record in store.documents(status="published")]

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from connectors.gateway.errors import install_error_handlers
-from connectors.gateway.routes import chat, health, search, widget
+from connectors.gateway.routes import admin, chat, health, search, widget
 from connectors.gateway.state import GatewayState
 from connectors.settings import GatewaySettings
 
@@ -31,7 +31,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPI(
         title="Zhejiang Trade Assistant",
         version="0.1.0",
-        description="Public gateway: chat, knowledge search and health.",
+        description="Public gateway: chat, knowledge search, health, the widget and the staff API.",
         lifespan=lifespan,
     )
     install_error_handlers(app)
@@ -47,5 +47,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
     for module in (health, chat, search, widget):
         app.include_router(module.router)
+    app.include_router(admin.auth_router)
+    app.include_router(admin.router)
     logging.getLogger("connectors").setLevel(logging.INFO)
     return app

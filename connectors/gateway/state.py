@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -26,6 +27,8 @@ class GatewayState:
     http: httpx.AsyncClient
     rasa: RasaClient
     store: Store | None = None
+    jwt_secret: str = ""
+    login_limiter: Any = None
     retriever: HybridRetriever | None = None
     index_error: str = "loading"
     _loader: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -46,7 +49,19 @@ class GatewayState:
             # Preferences are a convenience: without the database, chat still works.
             logger.exception("the assistant database could not be opened")
             store = None
-        return cls(settings=settings, http=http, rasa=rasa, store=store)
+        from connectors.gateway.auth import LoginLimiter, bootstrap_admin, signing_secret
+
+        secret = signing_secret(settings)  # a placeholder secret stops the gateway with a clear error
+        if store is not None and (created := bootstrap_admin(store, settings)):
+            logger.info("created the first staff account %r (admin)", created)
+        return cls(
+            settings=settings,
+            http=http,
+            rasa=rasa,
+            store=store,
+            jwt_secret=secret,
+            login_limiter=LoginLimiter(settings.login_attempts_per_minute),
+        )
 
     async def preferred_language(self, sender_id: str) -> str | None:
         if self.store is None:

@@ -232,3 +232,9 @@ def test_a_close_passage_about_the_named_zone_is_preferred(retriever: HybridRetr
     assert prefer_zone(replace(result, hits=[general, local]), "bonded warehouse rules in Ningbo").hits[0] is local
     assert prefer_zone(replace(result, hits=[general, far]), "bonded warehouse rules in Ningbo").hits[0] is general
     assert prefer_zone(replace(result, hits=[general, local]), "bonded warehouse rules").hits[0] is general
+
+
+def test_a_zone_promotion_is_answered_not_asked_about() -> None:
+    tracker = make_tracker("义乌市场采购每票报关单最多多少美元？", slots={"language": "zh"})
+    [message], _ = run(ActionAnswerQuestion(), tracker)
+    assert message["custom"]["citations"], message["text"]

@@ -59,6 +59,9 @@ class Stack:
         pytest.fail(f"the stack was not healthy after {timeout}s; log:\n{self.log.read_text()[-4000:]}")
 
 
+E2E_ADMIN = ("e2e-admin", "e2e-admin-password-1234")
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     index = REPO / "var" / "index"
@@ -75,6 +78,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "GATEWAY_PORT": str(gateway_port),
         "RASA_PORT": str(free_port()),
         "ACTION_SERVER_PORT": str(free_port()),
+        "ADMIN_USERNAME": E2E_ADMIN[0],
+        "ADMIN_PASSWORD": E2E_ADMIN[1],
     }
     log = data_dir / "stack.log"
     with log.open("wb") as handle:

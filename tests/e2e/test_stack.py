@@ -53,7 +53,7 @@ def test_an_english_question_gets_a_cited_answer_from_the_action_server(stack: S
 
 
 def test_a_chinese_question_gets_a_chinese_cited_answer(stack: Stack) -> None:
-    response = stack.chat("义乌市场采购出口能不能退税？")
+    response = stack.chat("义乌市场采购每票报关单最多多少美元？")
     [message] = response.json()["messages"]
     assert message["citations"] and message["citations"][0]["doc_id"].endswith(".zh")
     assert HAN.search(message["text"])
@@ -99,15 +99,3 @@ def test_rasa_down_gives_503_naming_it_and_history_survives_the_crash(stack: Sta
     assert stack.chat("thanks", session_id=session_id).status_code == 200
     texts = user_messages(stack, session_id)
     assert texts == ["hello", "thanks"]
-
-
-def test_sigterm_stops_all_three_processes_cleanly(stack: Stack) -> None:
-    pids = [stack.pid(name) for name in ("rasa", "actions", "gateway")]
-    stack.process.send_signal(signal.SIGTERM)
-    assert stack.process.wait(60) == 0
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
-    with pytest.raises(httpx.HTTPError):
-        httpx.get(f"{stack.url}/healthz", timeout=2)
-    assert "stopping" in stack.log.read_text()

@@ -1,0 +1,129 @@
+"""Staff authentication: argon2 password hashes (pwdlib), signed expiring tokens (PyJWT), roles.
+
+Roles are ordered: ``viewer`` reads and hit-tests, ``editor`` also changes knowledge, ``admin`` also
+manages accounts and settings. ``require(role)`` is the dependency every admin route declares; it
+answers 401 without a valid token and 403 when the role is too low. Failed logins are limited per
+username and client address (``login_attempts_per_minute``), so passwords cannot be guessed at speed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from pwdlib import PasswordHash
+
+from connectors.gateway.deps import StateDep
+from connectors.gateway.errors import ApiError
+from connectors.settings import GatewaySettings
+from knowledge.store import ROLES, StaffUser, Store
+
+ALGORITHM = "HS256"
+RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # viewer 0, editor 1, admin 2
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "admin", "password"}
+hasher = PasswordHash.recommended()  # argon2id
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def signing_secret(settings: GatewaySettings) -> str:
+    """The configured JWT secret, or one generated once and kept (0600) under DATA_DIR."""
+    if settings.jwt_secret:
+        if settings.jwt_secret.lower() in _PLACEHOLDERS or len(settings.jwt_secret) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 random characters, not a placeholder")
+        return settings.jwt_secret
+    path = Path(settings.data_dir) / "jwt-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def bootstrap_admin(store: Store, settings: GatewaySettings) -> str | None:
+    """Create the first admin from ADMIN_USERNAME / ADMIN_PASSWORD when there is no account yet."""
+    if store.count_users() or not settings.admin_username:
+        return None
+    if settings.admin_password.lower() in _PLACEHOLDERS or len(settings.admin_password) < 10:
+        raise ValueError("ADMIN_PASSWORD must be at least 10 characters and not a placeholder")
+    store.create_user(settings.admin_username, hasher.hash(settings.admin_password), "admin")
+    return settings.admin_username
+
+
+def issue_token(user: StaffUser, secret: str, minutes: int) -> str:
+    now = dt.datetime.now(dt.UTC)
+    claims = {"sub": user.username, "role": user.role, "iat": now, "exp": now + dt.timedelta(minutes=minutes)}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+class LoginLimiter:
+    """At most N failed logins per (username, client) per minute."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str]) -> deque[float]:
+        window = self._failures[key]
+        while window and window[0] < time.monotonic() - 60:
+            window.popleft()
+        return window
+
+    def blocked(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            return len(self._recent(key)) >= self.per_minute
+
+    def failed(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._recent(key).append(time.monotonic())
+            if len(self._failures) > 10_000:  # bounded memory under a flood of distinct usernames
+                self._failures.clear()
+
+
+async def current_user(state: StateDep, token: Annotated[str | None, Depends(oauth2)]) -> StaffUser:
+    unauthorized = ApiError(
+        401,
+        "not_authenticated",
+        "Sign in first: send a bearer token from /api/v1/auth/token.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if not token or state.store is None:
+        raise unauthorized
+    try:
+        claims = jwt.decode(token, state.jwt_secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise ApiError(
+            401, "token_expired", "Your session has expired: sign in again.", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
+    except jwt.PyJWTError as exc:
+        raise unauthorized from exc
+    user = state.store.user(str(claims["sub"]))
+    if user is None or not user.active:
+        raise unauthorized
+    return user
+
+
+def require(role: str) -> Callable[..., Coroutine[Any, Any, StaffUser]]:
+    """A dependency that lets through users with ``role`` or a higher one."""
+
+    async def check(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
+        if RANK[user.role] < RANK[role]:
+            raise ApiError(403, "forbidden", f"This needs the {role} role; you are signed in as {user.role}.")
+        return user
+
+    return check
+
+
+def client_key(request: Request, username: str) -> tuple[str, str]:
+    return username.lower(), request.client.host if request.client else "?"

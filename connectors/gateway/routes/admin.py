@@ -1,0 +1,326 @@
+"""Staff API: sign in, and create / read / edit / retire / roll back knowledge documents.
+
+Every change is a new version in the store (who, when, what) and reaches the search index at once,
+incrementally: the gateway embeds only the changed document and saves a new index generation, which
+the action server picks up on its next search. No ``rasa train``, no restart.
+
+``DELETE`` retires a document (it stops being served and can be restored or rolled back); nothing
+is destroyed. A save names the version it was based on (``version``); if someone saved in between,
+it is refused with 409 and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+import unicodedata
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+
+from connectors.gateway.auth import client_key, hasher, issue_token, require
+from connectors.gateway.deps import StateDep
+from connectors.gateway.errors import ApiError
+from connectors.gateway.state import GatewayState
+from knowledge.documents import Document
+from knowledge.store import DocumentRecord, StaffUser, Store, VersionConflict
+
+logger = logging.getLogger(__name__)
+auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+Viewer = Annotated[StaffUser, Depends(require("viewer"))]
+Editor = Annotated[StaffUser, Depends(require("editor"))]
+_DOC_ID = r"^[a-z0-9][a-z0-9-]*\.(en|zh)$"
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    role: str
+
+
+class DocumentIn(BaseModel):
+    """A document as staff write it. Fields not given keep their defaults (or, on edit, must be resent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=3, max_length=200)
+    body: str = Field(min_length=1, max_length=100_000, description="Markdown; '## ' headings become passages")
+    lang: Literal["en", "zh"]
+    topic: str = Field(pattern=r"^[a-z][a-z-]*$", max_length=40)
+    source_url: HttpUrl
+    source_title: str | None = Field(default=None, max_length=300)
+    source_date: dt.date | None = None
+    slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)
+    title_other_language: str | None = Field(default=None, max_length=200)
+    zones: list[Literal["hangzhou", "ningbo", "zhoushan", "jinyi"]] = []
+    tags: list[str] = Field(default=[], max_length=40)
+    kind: Literal["fact", "howto"] = "fact"
+    confidence: Literal["high", "medium", "low"] = "medium"
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    last_reviewed: dt.date | None = None
+    version: int | None = Field(default=None, description="On edit: the version you started from")
+
+    @field_validator("source_url")
+    @classmethod
+    def _http(cls, url: HttpUrl) -> HttpUrl:
+        if url.scheme not in ("http", "https"):
+            raise ValueError("source_url must be http or https")
+        return url
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    version: int
+    status: str
+    updated_at: dt.datetime
+    updated_by: str
+    document: dict[str, Any]
+
+
+class VersionOut(BaseModel):
+    version: int
+    status: str
+    action: str
+    author: str
+    created_at: dt.datetime
+    document: dict[str, Any]
+
+
+def slugify(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-")
+    return slug or "doc-" + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+
+
+def to_document(payload: DocumentIn, doc_id: str, existing: dict[str, Any] | None) -> Document:
+    """Validate the staff input as a knowledge Document (the same rules as the corpus files)."""
+    other = payload.title_other_language or (existing or {}).get("title_zh" if payload.lang == "en" else "title_en")
+    data = {
+        "id": doc_id,
+        "translation": (existing or {}).get("translation"),
+        "lang": payload.lang,
+        "title": payload.title,
+        "title_en": payload.title if payload.lang == "en" else (other or payload.title),
+        "title_zh": payload.title if payload.lang == "zh" else (other or payload.title),
+        "topic": payload.topic,
+        "zones": payload.zones,
+        "tags": payload.tags,
+        "kind": payload.kind,
+        "sources": [
+            {
+                "url": str(payload.source_url),
+                "title": payload.source_title or payload.title,
+                "date": payload.source_date,
+            }
+        ],
+        "source_date": payload.source_date,
+        "last_reviewed": payload.last_reviewed or dt.date.today(),
+        "valid_from": payload.valid_from,
+        "valid_until": payload.valid_until,
+        "confidence": payload.confidence,
+        "body": payload.body,
+    }
+    try:
+        return Document.model_validate(data)
+    except ValidationError as exc:
+        problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}" for e in exc.errors()[:5])
+        raise ApiError(422, "invalid_document", problem) from exc
+
+
+def _out(record: DocumentRecord) -> DocumentOut:
+    return DocumentOut(
+        doc_id=record.doc_id,
+        version=record.version,
+        status=record.status,
+        updated_at=record.updated_at,
+        updated_by=record.updated_by,
+        document=record.data,
+    )
+
+
+def _store(state: GatewayState) -> Store:
+    if state.store is None:
+        raise ApiError(503, "store_unavailable", "The knowledge store is not available; see the gateway log.")
+    return state.store
+
+
+async def _reindex(state: GatewayState, upserts: list[Document], deletes: list[str]) -> None:
+    """Apply a change to the live index; the store already holds it, so a failure is repairable."""
+    if state.retriever is None:
+        logger.warning("index not loaded: the change is stored and will be indexed by `knowledge sync`")
+        return
+    try:
+        await asyncio.to_thread(state.retriever.apply, upserts, deletes)
+    except Exception as exc:
+        logger.exception("the index could not take the change")
+        raise ApiError(
+            503,
+            "index_update_failed",
+            "The change is saved but the search index could not be updated; it will be applied at the next start.",
+        ) from exc
+
+
+@auth_router.post("/token", response_model=TokenResponse)
+async def token(
+    request: Request, state: StateDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> TokenResponse:
+    """OAuth2 password flow: username + password -> bearer token."""
+    store = _store(state)
+    key = client_key(request, form.username)
+    if state.login_limiter.blocked(key):
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            "Too many failed sign-ins: wait a minute and try again.",
+            headers={"Retry-After": "60"},
+        )
+    user = await asyncio.to_thread(store.user, form.username)
+    valid = False
+    if user is not None and user.active:
+        valid, new_hash = await asyncio.to_thread(hasher.verify_and_update, form.password, user.password_hash)
+        if valid and new_hash:
+            await asyncio.to_thread(store.set_password_hash, user.username, new_hash)
+    else:
+        await asyncio.to_thread(hasher.hash, form.password)  # same time whether or not the user exists
+    if not valid or user is None:
+        state.login_limiter.failed(key)
+        raise ApiError(
+            401, "invalid_credentials", "Wrong username or password.", headers={"WWW-Authenticate": "Bearer"}
+        )
+    minutes = state.settings.access_token_minutes
+    return TokenResponse(
+        access_token=issue_token(user, state.jwt_secret, minutes), expires_in=minutes * 60, role=user.role
+    )
+
+
+@router.get("/documents", response_model=list[DocumentOut])
+async def list_documents(
+    state: StateDep,
+    user: Viewer,
+    status: Annotated[Literal["published", "retired"] | None, Query()] = None,
+    lang: Annotated[Literal["en", "zh"] | None, Query()] = None,
+    topic: Annotated[str | None, Query(max_length=40)] = None,
+) -> list[DocumentOut]:
+    records = await asyncio.to_thread(_store(state).documents, status=status)
+    return [
+        _out(r)
+        for r in records
+        if (lang is None or r.data.get("lang") == lang) and (topic is None or r.data.get("topic") == topic)
+    ]
+
+
+@router.post("/documents", response_model=DocumentOut, status_code=201)
+async def create_document(payload: DocumentIn, state: StateDep, user: Editor) -> DocumentOut:
+    store = _store(state)
+    doc_id = f"{payload.slug or slugify(payload.title)}.{payload.lang}"
+    if await asyncio.to_thread(store.document, doc_id) is not None:
+        raise ApiError(409, "document_exists", f"{doc_id} already exists: edit it, or choose another slug.")
+    document = to_document(payload, doc_id, None)
+    try:
+        record = await asyncio.to_thread(
+            store.save_document,
+            document.model_dump(mode="json"),
+            author=user.username,
+            expected_version=None,
+            create=True,
+        )
+    except VersionConflict as exc:
+        raise ApiError(409, "document_exists", str(exc)) from exc
+    await _reindex(state, [document], [])
+    logger.info("%s created %s", user.username, doc_id)
+    return _out(record)
+
+
+def _path_id(doc_id: str) -> str:
+    if not re.match(_DOC_ID, doc_id):
+        raise ApiError(422, "invalid_doc_id", "doc_id is <slug>.<en|zh>, for example customs-9610.en")
+    return doc_id
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentOut)
+async def get_document(doc_id: str, state: StateDep, user: Viewer) -> DocumentOut:
+    record = await asyncio.to_thread(_store(state).document, _path_id(doc_id))
+    if record is None:
+        raise ApiError(404, "not_found", f"No document {doc_id}.")
+    return _out(record)
+
+
+@router.put("/documents/{doc_id}", response_model=DocumentOut)
+async def update_document(doc_id: str, payload: DocumentIn, state: StateDep, user: Editor) -> DocumentOut:
+    store = _store(state)
+    existing = await asyncio.to_thread(store.document, _path_id(doc_id))
+    if existing is None:
+        raise ApiError(404, "not_found", f"No document {doc_id}.")
+    if payload.lang != existing.data.get("lang"):
+        raise ApiError(422, "invalid_document", "lang cannot change: create the other language version instead")
+    document = to_document(payload, doc_id, existing.data)
+    try:
+        record = await asyncio.to_thread(
+            store.save_document,
+            document.model_dump(mode="json"),
+            author=user.username,
+            expected_version=payload.version,
+        )
+    except VersionConflict as exc:
+        raise ApiError(409, "edit_conflict", str(exc)) from exc
+    await _reindex(state, [document], [])
+    logger.info("%s edited %s (v%d)", user.username, doc_id, record.version)
+    return _out(record)
+
+
+@router.delete("/documents/{doc_id}", response_model=DocumentOut)
+async def retire_document(doc_id: str, state: StateDep, user: Editor) -> DocumentOut:
+    """Retire: no longer answered from, kept with its history, restorable by rollback."""
+    try:
+        record = await asyncio.to_thread(
+            _store(state).set_document_status, _path_id(doc_id), "retired", author=user.username
+        )
+    except KeyError as exc:
+        raise ApiError(404, "not_found", f"No document {doc_id}.") from exc
+    await _reindex(state, [], [doc_id])
+    logger.info("%s retired %s", user.username, doc_id)
+    return _out(record)
+
+
+@router.get("/documents/{doc_id}/versions", response_model=list[VersionOut])
+async def document_versions(doc_id: str, state: StateDep, user: Viewer) -> list[VersionOut]:
+    rows = await asyncio.to_thread(_store(state).document_versions, _path_id(doc_id))
+    if not rows:
+        raise ApiError(404, "not_found", f"No document {doc_id}.")
+    return [
+        VersionOut(
+            version=r.version,
+            status=r.status,
+            action=r.action,
+            author=r.author,
+            created_at=r.created_at,
+            document=r.data,
+        )
+        for r in rows
+    ]
+
+
+@router.post("/documents/{doc_id}/rollback", response_model=DocumentOut)
+async def rollback_document(
+    doc_id: str, state: StateDep, user: Editor, version: Annotated[int, Query(ge=1)]
+) -> DocumentOut:
+    """Make an earlier version current again (as a new version)."""
+    try:
+        record = await asyncio.to_thread(
+            _store(state).rollback_document, _path_id(doc_id), version, author=user.username
+        )
+    except KeyError as exc:
+        raise ApiError(404, "not_found", f"No version {version} of {doc_id}.") from exc
+    if record.status == "published":
+        await _reindex(state, [Document.model_validate(record.data)], [])
+    else:
+        await _reindex(state, [], [doc_id])
+    return _out(record)

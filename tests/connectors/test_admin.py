@@ -1,0 +1,153 @@
+"""The staff API: sign-in, roles on every route, versioned edits that reach search at once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from connectors.gateway.auth import hasher
+from connectors.gateway.main import create_app
+from connectors.settings import GatewaySettings
+from knowledge.index import save_snapshot
+from knowledge.store import Store
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def client(tmp_path: Path, small_snapshot: Any, embedder: Any) -> Iterator[TestClient]:
+    settings = GatewaySettings(
+        data_dir=tmp_path, rasa_port=9, action_server_port=9, admin_username="root", admin_password=PASSWORD
+    )
+    save_snapshot(small_snapshot, settings.index_dir)
+    app = create_app(settings)
+    with TestClient(app) as test_client:
+        state = app.state.gateway
+        for _ in range(600):  # the index loads in the background
+            if state.retriever is not None:
+                break
+            time.sleep(0.05)
+        state.retriever.embedder = embedder  # reuse the session's model instead of a second copy
+        store: Store = state.store
+        store.create_user("ed", hasher.hash(PASSWORD), "editor")
+        store.create_user("vi", hasher.hash(PASSWORD), "viewer")
+        yield test_client
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+NEW_DOC = {
+    "title": "Night-time container pickup at Meishan terminal",
+    "body": "Trucks can collect containers at the Meishan terminal between 22:00 and 06:00 with a booked slot.\n\n## How to book\n\nBook the slot in the terminal's app a day before.",
+    "lang": "en",
+    "topic": "port",
+    "source_url": "https://example.org/meishan-night-pickup",
+    "source_date": "2026-11-20",
+}
+
+
+def test_the_first_admin_comes_from_the_settings_and_tokens_carry_the_role(client: TestClient) -> None:
+    response = client.post("/api/v1/auth/token", data={"username": "root", "password": PASSWORD})
+    assert response.status_code == 200
+    assert response.json()["token_type"] == "bearer" and response.json()["role"] == "admin"
+
+
+def test_wrong_passwords_are_refused_then_rate_limited(client: TestClient) -> None:
+    for _ in range(5):
+        wrong = client.post("/api/v1/auth/token", data={"username": "ed", "password": "guess"})
+        assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
+    limited = client.post("/api/v1/auth/token", data={"username": "ed", "password": PASSWORD})
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "60"
+
+
+def test_every_admin_route_needs_a_token_and_the_right_role(client: TestClient) -> None:
+    viewer = login(client, "vi")
+    schema = client.get("/openapi.json").json()
+    checked = 0
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/api/v1/admin"):
+            continue
+        concrete = path.replace("{doc_id}", "customs-9610.en")
+        for method in operations:
+            anonymous = client.request(method, concrete, params={"version": 1}, json=NEW_DOC)
+            assert anonymous.status_code == 401, (method, path)
+            bad_token = client.request(method, concrete, headers={"Authorization": "Bearer x.y.z"}, json=NEW_DOC)
+            assert bad_token.status_code == 401, (method, path)
+            if method != "get":
+                as_viewer = client.request(method, concrete, headers=viewer, params={"version": 1}, json=NEW_DOC)
+                assert as_viewer.status_code == 403, (method, path)
+                assert as_viewer.json()["error"]["code"] == "forbidden"
+            checked += 1
+    assert checked >= 6
+
+
+def test_a_new_document_is_searchable_at_once_and_retiring_it_hides_it(client: TestClient) -> None:
+    editor = login(client, "ed")
+    created = client.post("/api/v1/admin/documents", headers=editor, json=NEW_DOC)
+    assert created.status_code == 201, created.text
+    doc_id = created.json()["doc_id"]
+    assert doc_id == "night-time-container-pickup-at-meishan-terminal.en"
+    started = time.monotonic()
+    hits = client.get("/api/v1/search", params={"q": "Meishan night container pickup", "k": 3}).json()["hits"]
+    assert hits and hits[0]["doc_id"] == doc_id
+    assert time.monotonic() - started < 2
+    retired = client.delete(f"/api/v1/admin/documents/{doc_id}", headers=editor)
+    assert retired.status_code == 200 and retired.json()["status"] == "retired"
+    hits = client.get("/api/v1/search", params={"q": "Meishan night container pickup", "k": 3}).json()["hits"]
+    assert all(h["doc_id"] != doc_id for h in hits)
+    # Retired, not destroyed: rollback to version 1 brings it back.
+    restored = client.post(f"/api/v1/admin/documents/{doc_id}/rollback", headers=editor, params={"version": 1})
+    assert restored.status_code == 200 and restored.json()["status"] == "published"
+    hits = client.get("/api/v1/search", params={"q": "Meishan night container pickup", "k": 3}).json()["hits"]
+    assert hits[0]["doc_id"] == doc_id
+
+
+def test_edits_are_versioned_and_a_stale_save_is_refused(client: TestClient) -> None:
+    editor = login(client, "ed")
+    doc_id = client.post("/api/v1/admin/documents", headers=editor, json=NEW_DOC).json()["doc_id"]
+    first = client.put(
+        f"/api/v1/admin/documents/{doc_id}",
+        headers=editor,
+        json={**NEW_DOC, "body": NEW_DOC["body"].replace("22:00", "23:00"), "version": 1},
+    )
+    assert first.status_code == 200 and first.json()["version"] == 2
+    stale = client.put(f"/api/v1/admin/documents/{doc_id}", headers=editor, json={**NEW_DOC, "version": 1})
+    assert stale.status_code == 409 and "someone else" in stale.json()["error"]["message"]
+    versions = client.get(f"/api/v1/admin/documents/{doc_id}/versions", headers=login(client, "vi")).json()
+    assert [(v["version"], v["action"], v["author"]) for v in versions] == [(1, "create", "ed"), (2, "update", "ed")]
+    assert "23:00" in client.get(f"/api/v1/admin/documents/{doc_id}", headers=editor).json()["document"]["body"]
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"title": "x"}, "invalid_request"),
+        ({"lang": "fr"}, "invalid_request"),
+        ({"source_url": "javascript:alert(1)"}, "invalid_request"),
+        ({"source_url": "ftp://example.org/x"}, "invalid_request"),
+        ({"valid_from": "2027-01-01", "valid_until": "2026-01-01"}, "invalid_document"),
+        ({"body": ""}, "invalid_request"),
+        ({"unknown": 1}, "invalid_request"),
+    ],
+)
+def test_bad_documents_get_a_clear_422(client: TestClient, change: dict[str, Any], code: str) -> None:
+    response = client.post("/api/v1/admin/documents", headers=login(client, "ed"), json={**NEW_DOC, **change})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
+
+
+def test_the_corpus_documents_are_listed_for_viewers(client: TestClient) -> None:
+    editor = login(client, "ed")
+    client.post("/api/v1/admin/documents", headers=editor, json=NEW_DOC)
+    listed = client.get("/api/v1/admin/documents", headers=login(client, "vi"), params={"topic": "port"}).json()
+    assert [d["doc_id"] for d in listed] == ["night-time-container-pickup-at-meishan-terminal.en"]
+    assert client.get("/api/v1/admin/documents/../../etc", headers=editor).status_code in (404, 422)
