@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import E2E_ADMIN, REPO, Stack
+from tests.e2e.xss_payloads import PAYLOADS
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
 ANSWER_TIMEOUT_MS = 30_000
+# Screenshots for a person to look at (Chinese renders with fonts-noto-cjk).
+ARTIFACTS = REPO / "var" / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +34,15 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser, stack: Stack) -> Iterator[Page]:
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
     opened = context.new_page()
+    opened.on("dialog", lambda dialog: (opened.evaluate("window.__dialog = true"), dialog.dismiss()))
     opened.goto(stack.url + "/")
     yield opened
     context.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def ask(page: Page, text: str) -> None:
@@ -57,9 +66,11 @@ def test_ask_in_english_and_chinese_see_cited_answers_click_a_reply_and_keep_his
     expect(source).to_have_attribute("rel", "noopener noreferrer")
     assert re.match(r"https?://", source.get_attribute("href") or "")
 
+    shoot(page, "widget-english-answer")
     ask(page, "义乌市场采购出口能退税吗？")
     chinese = bot_messages(page).nth(2)
     expect(chinese).to_contain_text(re.compile(r"[\u4e00-\u9fff]"), timeout=ANSWER_TIMEOUT_MS)
+    shoot(page, "widget-chinese-answer")
 
     replies = page.locator("#zta-chat-widget .replies button")
     expect(replies.first).to_be_visible()
@@ -76,14 +87,50 @@ def test_ask_in_english_and_chinese_see_cited_answers_click_a_reply_and_keep_his
     )
 
 
-def test_user_and_bot_text_is_never_run_as_html(page: Page) -> None:
+def no_markup_ran(page: Page) -> None:
+    page.wait_for_timeout(300)  # let any onerror / onload handler fire
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("window.__dialog") is None
+    for tag in ("img", "script", "svg", "iframe", "object", "embed", "video", "input", "style"):
+        assert page.locator(f"#zta-chat-widget .log {tag}").count() == 0, tag
+    hrefs = page.locator("#zta-chat-widget .log a").evaluate_all("links => links.map(a => a.href)")
+    assert all(h.startswith(("http://", "https://")) for h in hrefs), hrefs
+
+
+def test_hostile_user_messages_show_as_text_and_never_run(page: Page) -> None:
     page.get_by_role("button", name="Open the trade assistant chat").click()
-    attack = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
-    ask(page, attack)
-    expect(page.locator("#zta-chat-widget .msg.user").last).to_have_text(attack)
-    expect(bot_messages(page)).to_have_count(2, timeout=ANSWER_TIMEOUT_MS)
-    assert page.locator("#zta-chat-widget img").count() == 0
-    assert page.evaluate("window.__pwned") is None
+    for number, payload in enumerate(PAYLOADS, start=1):
+        ask(page, payload)
+        expect(page.locator("#zta-chat-widget .msg.user")).to_have_count(number, timeout=ANSWER_TIMEOUT_MS)
+        expect(page.locator("#zta-chat-widget .msg.user").last).to_have_text(payload)
+        expect(bot_messages(page)).to_have_count(number + 1, timeout=ANSWER_TIMEOUT_MS)
+    no_markup_ran(page)
+
+
+def test_hostile_knowledge_text_shows_as_text_and_never_runs(page: Page, stack: Stack) -> None:
+    import httpx
+
+    token = httpx.post(
+        f"{stack.url}/api/v1/auth/token", data={"username": E2E_ADMIN[0], "password": E2E_ADMIN[1]}, timeout=10
+    ).json()["access_token"]
+    body = "Hostile rendering check for the Zhoushan kelp warehouse notice.\n\n" + "\n\n".join(PAYLOADS)
+    document = {
+        "title": "Zhoushan kelp warehouse notice",
+        "body": body,
+        "lang": "en",
+        "topic": "port",
+        "source_url": "https://example.org/kelp",
+        "confidence": "high",
+    }
+    created = httpx.post(
+        f"{stack.url}/api/v1/admin/documents", json=document, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert created.status_code == 201, created.text
+    page.get_by_role("button", name="Open the trade assistant chat").click()
+    ask(page, "Zhoushan kelp warehouse notice hostile rendering check")
+    expect(bot_messages(page).nth(1)).to_contain_text("kelp", timeout=ANSWER_TIMEOUT_MS)
+    expect(bot_messages(page).nth(1)).to_contain_text("<script>")
+    no_markup_ran(page)
 
 
 def test_the_host_page_styles_cannot_reach_the_widget(page: Page) -> None:
@@ -121,6 +168,7 @@ def test_a_phone_sized_screen_gets_a_full_screen_chat(browser: Browser, stack: S
     ask_zh.fill("你好")
     ask_zh.press("Enter")
     expect(phone.locator("#zta-chat-widget .msg.bot")).to_have_count(2, timeout=ANSWER_TIMEOUT_MS)
+    shoot(phone, "widget-phone-chinese")
     context.close()
 
 

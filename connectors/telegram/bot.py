@@ -1,0 +1,695 @@
+"""The Telegram channel: python-telegram-bot handlers, HTML rendering, and staff handoff in a group.
+
+Every text a trader sends goes to Rasa as ``tg:<chat_id>`` through the gateway's ``RasaClient``, with
+the same command mapping (``/start``, ``/help``, ``/lang en|zh``, ``/human``) and language
+preference as the web chat. Replies are rendered as Telegram HTML: every bot, user and staff text is
+escaped before the few tags we add (``<b>`` for the bot's ``**bold**``, ``<a>`` for http(s)
+citations), and a message longer than Telegram allows is split at line breaks.
+
+Handoff: when a reply carries ``{"handoff_ticket": id}`` (from any channel) and a staff chat is
+configured, the ticket is posted there; a staff member's Telegram *reply* to that post is stored as a
+``StaffMessage`` and, for Telegram conversations, sent straight to the trader's chat.
+
+What this module keeps only in memory (lost on restart, bounded): recently seen update ids, long
+button payloads behind short callback keys, and which staff-chat message belongs to which ticket. A
+restart degrades gracefully: an expired button sends its title instead, and a reply to an older
+ticket post is still matched by the "ticket #N" its text starts with.
+
+It must not block the gateway: start-up connects in the background and retries, and nothing here
+raises into the web routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import secrets
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from aiolimiter import AsyncLimiter
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import InlineKeyboardButtonLimit, MessageLimit, ParseMode
+from telegram.error import Forbidden, InvalidToken, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    ExtBot,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from connectors.commands import requested_language, to_rasa_message
+from connectors.gateway.rasa_client import EngineUnavailable, language_choice, to_chat_messages
+from knowledge.language import detect_language
+
+if TYPE_CHECKING:
+    from connectors.gateway.state import GatewayState
+    from connectors.settings import GatewaySettings
+    from knowledge.store import HandoffTicket
+
+logger = logging.getLogger(__name__)
+
+TelegramApplication = Application[
+    ExtBot[Any], ContextTypes.DEFAULT_TYPE, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
+]
+
+MESSAGE_LIMIT: Final = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096
+CALLBACK_DATA_LIMIT: Final = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)  # 64 bytes
+# Callback data starting with this is a key into the payload table, never a payload itself.
+BUTTON_KEY_PREFIX: Final = "btn:"
+ALLOWED_UPDATES: Final = (Update.MESSAGE, Update.CALLBACK_QUERY)
+COMMANDS: Final = ("start", "help", "lang", "human")
+SEEN_UPDATES: Final = 2048
+BUTTON_PAYLOADS: Final = 10_000
+STAFF_POSTS: Final = 5_000
+TRANSCRIPT_TURNS: Final = 20
+MAX_TURN_CHARS: Final = 1500
+# Updates handled at once (each waits up to RASA_TIMEOUT_SECONDS); one chat is still served in order.
+CONCURRENT_UPDATES: Final = 32
+RETRY_START_SECONDS: Final = 5.0
+RETRY_START_MAX_SECONDS: Final = 300.0
+WEBHOOK_PATH: Final = "/telegram/webhook"
+
+TEXT: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "unavailable": "Sorry, the assistant is not available right now. Please try again in a minute.",
+        "sources": "Sources:",
+        "choose": "Please choose:",
+        "staff": "Staff:",
+    },
+    "zh": {
+        "unavailable": "抱歉，助手暂时无法回答。请一分钟后再试。",
+        "sources": "来源：",
+        "choose": "请选择：",
+        "staff": "工作人员：",
+    },
+}
+TEXT_ONLY: Final = (
+    "Sorry, I can only read text messages for now. Please type your question.\n"
+    "抱歉，我目前只能阅读文字消息，请直接输入您的问题。"
+)
+BUTTON_EXPIRED: Final = "That button has expired; please type your question.\n这个按钮已失效，请直接输入您的问题。"
+COMMAND_MENU: Final = (
+    BotCommand("start", "Start · 开始"),
+    BotCommand("help", "What I can answer · 我能回答什么"),
+    BotCommand("lang", "Reply language: /lang en or /lang zh · 切换语言"),
+    BotCommand("human", "Talk to a member of staff · 转人工"),
+)
+STAFF_REPLIES: Final = {
+    "delivered": "✓ Sent to the trader on Telegram (ticket #{ticket}). / 已发送给用户。",
+    "queued": "✓ Saved to ticket #{ticket}; the trader sees it in the web chat. / 已保存，用户会在网页对话中看到。",
+    "blocked": "✗ Saved to ticket #{ticket}, but not delivered: the trader has blocked the bot. / 已保存，但用户已屏蔽机器人，未送达。",
+    "unknown": "✗ Ticket #{ticket} does not exist any more; nothing was sent. / 工单不存在，未发送。",
+    "no_store": "✗ The database is not available; the reply was not saved or sent. / 数据库不可用，回复未保存。",
+}
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_TICKET_IN_POST = re.compile(r"ticket #(\d+)", re.IGNORECASE)
+_UNSUPPORTED = (
+    filters.PHOTO
+    | filters.Sticker.ALL
+    | filters.VOICE
+    | filters.AUDIO
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.ANIMATION
+    | filters.Document.ALL
+    | filters.LOCATION
+    | filters.VENUE
+    | filters.CONTACT
+    | filters.POLL
+)
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units: an emoji can count twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def render_line(raw: str) -> str:
+    """One line of bot text as Telegram HTML: escaped, then ``**bold**`` turned into ``<b>``."""
+    return _BOLD.sub(r"<b>\1</b>", html.escape(raw, quote=False))
+
+
+def render_plain(raw: str) -> str:
+    """Text shown as typed (staff replies, transcripts): escaped, no Markdown."""
+    return html.escape(raw, quote=False)
+
+
+def _split_raw_line(raw: str, limit: int, render: Callable[[str], str]) -> list[str]:
+    """A line whose HTML is too long for one message, cut (at a space when possible) into lines that fit."""
+    pieces: list[str] = []
+    while raw:
+        if telegram_length(render(raw)) <= limit:
+            pieces.append(raw)
+            break
+        # Escaping only lengthens text, so the cut starts at most ``limit`` characters in.
+        cut = min(len(raw), limit)
+        while cut > 1 and telegram_length(render(raw[:cut])) > limit:
+            cut = max(1, cut - max(1, cut // 10))
+        space = raw.rfind(" ", cut // 2, cut)
+        if space > 0:
+            cut = space + 1
+        pieces.append(raw[:cut].rstrip())
+        raw = raw[cut:]
+    return pieces
+
+
+def render_lines(text: str, limit: int = MESSAGE_LIMIT, *, markdown: bool = True) -> list[str]:
+    """``text`` as HTML lines, each at most ``limit`` long; each line's tags are balanced."""
+    render = render_line if markdown else render_plain
+    lines: list[str] = []
+    for raw in text.split("\n"):
+        lines.extend(render(piece) for piece in _split_raw_line(raw, limit, render) or [""])
+    return lines
+
+
+def pack_lines(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """HTML lines joined into as few messages as possible, each at most ``limit`` long, none empty."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        length = telegram_length(line)
+        if current and size + 1 + length > limit:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+        size = length if not current else size + 1 + length
+        current.append(line)
+    if current:
+        chunks.append("\n".join(current))
+    return [chunk.strip("\n") for chunk in chunks if chunk.strip()]
+
+
+def is_web_link(url: str | None) -> bool:
+    """True for an absolute http(s) URL: the only links we render."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def citation_lines(citations: Sequence[dict[str, Any]], lang: str) -> list[str]:
+    """The "Sources" block: a link per citation with an http(s) URL, the plain title otherwise."""
+    lines: list[str] = []
+    for citation in citations:
+        title = html.escape(str(citation.get("title") or citation.get("doc_id") or "")[:300], quote=False)
+        url = citation.get("source_url")
+        if is_web_link(url):
+            lines.append(f'• <a href="{html.escape(str(url), quote=True)}">{title}</a>')
+        elif title:
+            lines.append(f"• {title}")
+    return [f"<b>{TEXT[lang]['sources']}</b>", *lines] if lines else []
+
+
+def render_reply(message: dict[str, Any], lang: str) -> list[str]:
+    """One gateway chat message (text + citations) as Telegram HTML messages under the size limit."""
+    lines = render_lines(str(message.get("text") or "").strip())
+    sources = citation_lines(message.get("citations") or [], lang)
+    if sources:
+        lines += ["", *sources]
+    chunks = pack_lines(lines)
+    if not chunks and message.get("buttons"):
+        chunks = [html.escape(TEXT[lang]["choose"], quote=False)]
+    return chunks
+
+
+def handoff_tickets(replies: Sequence[dict[str, Any]]) -> list[int]:
+    """The ticket ids in ``{"handoff_ticket": id}`` custom payloads of a Rasa reply, in order."""
+    tickets: list[int] = []
+    for item in replies:
+        custom = item.get("custom")
+        ticket = custom.get("handoff_ticket") if isinstance(custom, dict) else None
+        if isinstance(ticket, int) and not isinstance(ticket, bool) and ticket not in tickets:
+            tickets.append(ticket)
+    return tickets
+
+
+def ticket_posts(ticket: HandoffTicket, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """A handoff ticket as staff-chat messages: header, question, the last turns, how to answer."""
+    header = (
+        f"🙋 <b>Handoff ticket #{ticket.id}</b> · 工单 #{ticket.id}\n"
+        f"Channel: {html.escape(ticket.channel, quote=False)} · Language: {html.escape(ticket.lang, quote=False)}"
+        f" · Conversation: <code>{html.escape(ticket.sender_id, quote=False)}</code>"
+    )
+    continued = f"🙋 <b>Handoff ticket #{ticket.id}</b> (continued · 续)"
+    room = limit - max(telegram_length(header), telegram_length(continued)) - 1
+    body = [f"<b>Question · 问题:</b> {html.escape(ticket.question, quote=False) or '—'}", ""]
+    turns = [t for t in ticket.transcript or [] if isinstance(t, dict) and t.get("text")][-TRANSCRIPT_TURNS:]
+    if turns:
+        body.append(f"<b>Last {len(turns)} turns · 最近对话:</b>")
+    for turn in turns:
+        who = "Trader · 用户" if turn.get("role") == "user" else "Bot · 助手"
+        text = str(turn["text"])
+        if len(text) > MAX_TURN_CHARS:
+            text = text[:MAX_TURN_CHARS] + "…"
+        prefix = f"<b>{who}:</b> "
+        fitted = render_lines(text, room - telegram_length(prefix), markdown=False)
+        body.append(prefix + fitted[0])
+        body.extend(fitted[1:])
+    body += ["", "<i>Reply to this message to answer the trader. · 回复此消息即可答复用户。</i>"]
+    parts = pack_lines(body, room)
+    return [f"{header if i == 0 else continued}\n{part}" for i, part in enumerate(parts)]
+
+
+# --- the application ----------------------------------------------------------------------------
+
+
+class ChatPacedRateLimiter(AIORateLimiter):
+    """``AIORateLimiter`` (30 requests/s overall, 20/min per group, retries after a 429) plus
+    about one message a second per private chat, with short bursts allowed as Telegram does."""
+
+    def __init__(self, *, per_chat_burst: int = 5, max_retries: int = 3, max_chats: int = 1024) -> None:
+        super().__init__(
+            overall_max_rate=30, overall_time_period=1, group_max_rate=20, group_time_period=60, max_retries=max_retries
+        )
+        self._burst = per_chat_burst
+        self._max_chats = max_chats
+        self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._chats.pop(chat_id, None) or AsyncLimiter(self._burst, self._burst)
+        self._chats[chat_id] = limiter
+        while len(self._chats) > self._max_chats:
+            self._chats.popitem(last=False)
+        return limiter
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat_id = data.get("chat_id")
+        if isinstance(chat_id, int) and chat_id > 0:  # private chats; groups are paced by the parent class
+            async with self._chat_limiter(chat_id):
+                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
+def build_application(settings: GatewaySettings) -> TelegramApplication:
+    """The python-telegram-bot ``Application`` for these settings (no handlers yet, not started)."""
+    builder = (
+        Application.builder()
+        .token(settings.telegram_bot_token)
+        .rate_limiter(ChatPacedRateLimiter())
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+    )
+    if settings.telegram_base_url:
+        root = settings.telegram_base_url.rstrip("/")
+        builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+    if settings.telegram_mode == "webhook":
+        builder = builder.updater(None)  # updates arrive on the gateway's webhook route instead
+    application: TelegramApplication = builder.build()
+    return application
+
+
+class TelegramChannel:
+    """The Telegram side of the gateway: owns the PTB application, its handlers and the staff relay."""
+
+    def __init__(self, state: GatewayState, *, retry_seconds: float = RETRY_START_SECONDS) -> None:
+        self.state = state
+        self.settings = state.settings
+        self.staff_chat_id = self.settings.telegram_staff_chat_id
+        self.retry_seconds = retry_seconds
+        self.application = build_application(self.settings)
+        self._seen: set[int] = set()
+        self._seen_order: deque[int] = deque()
+        self._payloads: OrderedDict[str, str] = OrderedDict()
+        self._staff_posts: OrderedDict[int, int] = OrderedDict()
+        self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._starter: asyncio.Task[None] | None = None
+        # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+        httpx_logger = logging.getLogger("httpx")
+        if httpx_logger.getEffectiveLevel() < logging.WARNING:
+            httpx_logger.setLevel(logging.WARNING)
+        self._install_handlers()
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self.settings.telegram_mode == "webhook"
+
+    @property
+    def running(self) -> bool:
+        """True once updates are being received and processed."""
+        app = self.application
+        if not app.running:
+            return False
+        return self.webhook_mode or (app.updater is not None and app.updater.running)
+
+    def _install_handlers(self) -> None:
+        app = self.application
+        staff = filters.Chat(chat_id=self.staff_chat_id) if self.staff_chat_id is not None else None
+        users: filters.BaseFilter = filters.UpdateType.MESSAGE & ~staff if staff else filters.UpdateType.MESSAGE
+        app.add_handler(TypeHandler(Update, self.on_any_update), group=-1)
+        if staff is not None:
+            app.add_handler(
+                MessageHandler(staff & filters.UpdateType.MESSAGE & filters.REPLY & filters.TEXT, self.on_staff_reply)
+            )
+        app.add_handler(CommandHandler(list(COMMANDS), self.on_command, filters=users))
+        app.add_handler(MessageHandler(users & filters.TEXT, self.on_text))
+        app.add_handler(MessageHandler(users & _UNSUPPORTED, self.on_unsupported))
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_error_handler(self.on_error)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect to Telegram in the background; the gateway does not wait, and stays up if it fails."""
+        if self._starter is None or self._starter.done():
+            self._starter = asyncio.create_task(self._connect(), name="telegram-connect")
+
+    async def _connect(self) -> None:
+        delay = self.retry_seconds
+        while True:
+            try:
+                await self._start_once()
+            except InvalidToken:
+                # The exception's message contains the token: log without it.
+                logger.error("Telegram rejected TELEGRAM_BOT_TOKEN; the Telegram channel stays off")
+                await self._shut_down()
+                return
+            except Exception as exc:
+                logger.warning("could not connect to Telegram (%s); trying again in %.0f s", exc, delay)
+                await self._shut_down()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_START_MAX_SECONDS)
+            else:
+                logger.info(
+                    "Telegram channel started as @%s (%s)", self.application.bot.username, self.settings.telegram_mode
+                )
+                return
+
+    async def _start_once(self) -> None:
+        app = self.application
+        await app.initialize()  # getMe: fails here when Telegram is unreachable or the token is wrong
+        await app.start()
+        bot = app.bot
+        if self.webhook_mode:
+            if self.settings.public_url:
+                await bot.set_webhook(
+                    url=self.settings.public_url.rstrip("/") + WEBHOOK_PATH,
+                    secret_token=self.settings.telegram_webhook_secret,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+            else:
+                logger.warning("PUBLIC_URL is empty: register %s with Telegram's setWebhook yourself", WEBHOOK_PATH)
+        else:
+            assert app.updater is not None
+            await app.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+        try:
+            await bot.set_my_commands(list(COMMAND_MENU))
+        except TelegramError as exc:
+            logger.warning("could not set the bot's command menu: %s", exc)
+
+    async def _shut_down(self) -> None:
+        app = self.application
+        try:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+            await app.bot.shutdown()  # also when initialize() failed half-way
+        except Exception:
+            logger.exception("error while stopping the Telegram channel")
+
+    async def stop(self) -> None:
+        """Stop receiving updates and close connections; replies already being sent are finished."""
+        if self._starter is not None and not self._starter.done():
+            self._starter.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._starter
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        await self._shut_down()
+
+    async def accept_webhook_update(self, data: dict[str, Any]) -> bool:
+        """Queue an update Telegram posted to the webhook; False while the channel is not running."""
+        if not self.running:
+            return False
+        await self.application.update_queue.put(Update.de_json(data, self.application.bot))
+        return True
+
+    # --- handlers ---------------------------------------------------------------------------
+
+    async def on_any_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Drop an update already seen (Telegram redelivers after timeouts), so it is answered once."""
+        if update.update_id in self._seen:
+            logger.info("dropping duplicate telegram update %s", update.update_id)
+            raise ApplicationHandlerStop
+        if len(self._seen_order) >= SEEN_UPDATES:
+            self._seen.discard(self._seen_order.popleft())
+        self._seen_order.append(update.update_id)
+        self._seen.add(update.update_id)
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/start``, ``/help``, ``/lang en|zh``, ``/human``: mapped exactly as on the web."""
+        await self.on_text(update, context)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A trader's text message: to Rasa, and the replies back to the chat."""
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        await self.converse(message.chat_id, message.text)
+
+    async def on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A photo, sticker, voice note, location, file...: say, in both languages, that only text works."""
+        if update.effective_chat is not None:
+            await self._send(update.effective_chat.id, html.escape(TEXT_ONLY, quote=False))
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An inline button: answer the callback query, then send its payload to Rasa as the trader's message."""
+        query = update.callback_query
+        if query is None:
+            return
+        await query.answer()
+        chat = update.effective_chat
+        if chat is None:
+            return
+        payload = self._payload_for(query.data or "", query.message if isinstance(query.message, Message) else None)
+        if payload is None:
+            await self._send(chat.id, html.escape(BUTTON_EXPIRED, quote=False))
+            return
+        await self.converse(chat.id, payload)
+
+    async def on_staff_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A staff member's reply to a ticket post: stored on the ticket and relayed to the trader."""
+        message = update.effective_message
+        if message is None or not message.text or message.reply_to_message is None:
+            return
+        ticket_id = self._ticket_for_post(message.reply_to_message)
+        if ticket_id is None:
+            return  # staff talking among themselves
+        author = (message.from_user.full_name if message.from_user else "") or "staff"
+        outcome = await self.relay_staff_reply(ticket_id, message.text, author)
+        await message.reply_text(html.escape(STAFF_REPLIES[outcome].format(ticket=ticket_id), quote=False))
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log an error a handler raised, with the update and chat it came from."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if isinstance(context.error, Forbidden):
+            logger.info("telegram chat %s cannot be reached: %s", chat.id if chat else None, context.error)
+            return
+        logger.error(
+            "telegram update %s (chat %s) failed", update_id, chat.id if chat else None, exc_info=context.error
+        )
+
+    # --- conversation -----------------------------------------------------------------------
+
+    async def converse(self, chat_id: int, text: str) -> None:
+        """Send what the trader typed or clicked to Rasa and the replies to the chat (one chat at a time)."""
+        lock = self._chat_locks.get(chat_id)
+        if lock is None:
+            lock = self._chat_locks[chat_id] = asyncio.Lock()
+        async with lock:
+            await self._converse(chat_id, text)
+
+    async def _converse(self, chat_id: int, text: str) -> None:
+        state = self.state
+        sender = f"tg:{chat_id}"
+        lang = requested_language(text) or await state.preferred_language(sender)
+        metadata = {"channel": "telegram", **({"lang": lang} if lang else {})}
+        try:
+            replies = await state.rasa.send(sender, to_rasa_message(text), metadata)
+        except EngineUnavailable as exc:
+            logger.warning("telegram chat %s: %s", chat_id, exc)
+            await self._send(chat_id, self._unavailable(lang or detect_language(text)))
+            return
+        choice = language_choice(replies)
+        if choice is not None:
+            await state.remember_language(sender, choice)
+            lang = choice
+        messages = to_chat_messages(replies)
+        if not messages:
+            # Every intent has a reply, so silence means the action Rasa chose could not run.
+            _, detail = await state.rasa.check_actions()
+            logger.warning("telegram chat %s got no reply from rasa; action server: %s", chat_id, detail)
+            await self._send(chat_id, self._unavailable(lang or detect_language(text)))
+            return
+        lang = lang or detect_language(" ".join(m["text"] for m in messages)) or "en"
+        for message in messages:
+            chunks = render_reply(message, lang)
+            keyboard = self._keyboard(message["buttons"])
+            for i, chunk in enumerate(chunks):
+                if not await self._send(chat_id, chunk, keyboard if i == len(chunks) - 1 else None):
+                    return  # blocked: the rest would fail the same way
+        self.notify_handoffs(replies)
+
+    @staticmethod
+    def _unavailable(lang: str | None) -> str:
+        if lang in TEXT:
+            return html.escape(TEXT[lang]["unavailable"], quote=False)
+        return html.escape(f"{TEXT['en']['unavailable']}\n{TEXT['zh']['unavailable']}", quote=False)
+
+    async def _send(self, chat_id: int, text: str, keyboard: InlineKeyboardMarkup | None = None) -> Message | None:
+        """Send HTML to a chat; None (logged, not raised) when the trader blocked the bot or left."""
+        try:
+            return await self.application.bot.send_message(chat_id, text, reply_markup=keyboard)
+        except Forbidden as exc:
+            logger.info("telegram chat %s cannot be reached (%s); message not delivered", chat_id, exc)
+            return None
+
+    # --- buttons ----------------------------------------------------------------------------
+
+    def _keyboard(self, buttons: Sequence[dict[str, str]]) -> InlineKeyboardMarkup | None:
+        """Rasa buttons as an inline keyboard: short titles two to a row, long ones alone."""
+        rows: list[list[InlineKeyboardButton]] = []
+        for button in buttons:
+            title = button["title"] or button["payload"]
+            if not title:
+                continue
+            key = InlineKeyboardButton(title[:100], callback_data=self._callback_data(button["payload"] or title))
+            if rows and len(rows[-1]) == 1 and len(title) <= 16 and len(rows[-1][0].text) <= 16:
+                rows[-1].append(key)
+            else:
+                rows.append([key])
+        return InlineKeyboardMarkup(rows) if rows else None
+
+    def _callback_data(self, payload: str) -> str:
+        """The payload itself when it fits Telegram's 64 bytes, else a short key remembered in memory."""
+        if len(payload.encode()) <= CALLBACK_DATA_LIMIT and not payload.startswith(BUTTON_KEY_PREFIX):
+            return payload
+        key = BUTTON_KEY_PREFIX + secrets.token_urlsafe(12)
+        self._payloads[key] = payload
+        while len(self._payloads) > BUTTON_PAYLOADS:
+            self._payloads.popitem(last=False)
+        return key
+
+    def _payload_for(self, data: str, message: Message | None) -> str | None:
+        """What a pressed button sends: its payload, or (key forgotten after a restart) its title."""
+        if not data.startswith(BUTTON_KEY_PREFIX):
+            return data or None
+        if data in self._payloads:
+            return self._payloads[data]
+        if message is not None and message.reply_markup is not None:
+            for row in message.reply_markup.inline_keyboard:
+                for button in row:
+                    if button.callback_data == data:
+                        return button.text
+        return None
+
+    # --- staff handoff ----------------------------------------------------------------------
+
+    def notify_handoffs(self, replies: Sequence[dict[str, Any]]) -> None:
+        """Post every handoff ticket in a Rasa reply to the staff chat, in the background (any channel)."""
+        if self.staff_chat_id is None:
+            return
+        for ticket_id in handoff_tickets(replies):
+            task = asyncio.create_task(self.notify_staff(ticket_id), name=f"telegram-notify-{ticket_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def notify_staff(self, ticket_id: int) -> None:
+        """Post ticket ``ticket_id`` to the staff chat and remember which posts belong to it; never raises."""
+        store = self.state.store
+        if self.staff_chat_id is None or store is None:
+            return
+        if not self.running:
+            logger.warning("handoff ticket #%s not posted: the Telegram channel is not connected", ticket_id)
+            return
+        try:
+            ticket = await asyncio.to_thread(store.ticket, ticket_id)
+            if ticket is None:
+                logger.warning("handoff ticket #%s not found; not posted to the staff chat", ticket_id)
+                return
+            for part in ticket_posts(ticket):
+                posted = await self.application.bot.send_message(self.staff_chat_id, part)
+                self._remember_post(posted.message_id, ticket_id)
+        except Exception:
+            logger.exception("could not post handoff ticket #%s to the staff chat", ticket_id)
+
+    def _remember_post(self, message_id: int, ticket_id: int) -> None:
+        self._staff_posts[message_id] = ticket_id
+        while len(self._staff_posts) > STAFF_POSTS:
+            self._staff_posts.popitem(last=False)
+
+    def _ticket_for_post(self, post: Message) -> int | None:
+        """The ticket a staff-chat message belongs to: from memory, or from the "ticket #N" it starts with."""
+        if post.message_id in self._staff_posts:
+            return self._staff_posts[post.message_id]
+        if post.from_user is None or post.from_user.id != self.application.bot.id:
+            return None
+        match = _TICKET_IN_POST.search(post.text or "")
+        return int(match.group(1)) if match else None
+
+    async def relay_staff_reply(self, ticket_id: int, text: str, author: str) -> str:
+        """Store a staff reply on the ticket and deliver it to a Telegram trader; returns the outcome key."""
+        store = self.state.store
+        if store is None:
+            return "no_store"
+        stored = await asyncio.to_thread(store.add_staff_message, ticket_id=ticket_id, text=text, author=author)
+        if stored is None:
+            return "unknown"
+        prefix, _, rest = stored.sender_id.partition(":")
+        if prefix != "tg" or not rest.lstrip("-").isdigit():
+            return "queued"  # the web widget picks it up with take_staff_messages
+        chat_id = int(rest)
+        ticket = await asyncio.to_thread(store.ticket, ticket_id)
+        lang = await self.state.preferred_language(stored.sender_id) or (ticket.lang if ticket else None)
+        if not await self._send_staff_text(chat_id, stored.text, lang):
+            return "blocked"
+        # Mark it delivered, and deliver any older reply (from the console) that was still waiting.
+        pending = await asyncio.to_thread(store.take_staff_messages, stored.sender_id)
+        for row in pending:
+            if row.id != stored.id:
+                await self._send_staff_text(chat_id, row.text, lang)
+        return "delivered"
+
+    async def _send_staff_text(self, chat_id: int, text: str, lang: str | None) -> bool:
+        label = html.escape(TEXT[lang if lang in TEXT else "en"]["staff"], quote=False)
+        room = MESSAGE_LIMIT - telegram_length(label) - 10
+        chunks = pack_lines(render_lines(text, room, markdown=False), room)
+        for i, chunk in enumerate(chunks):
+            if await self._send(chat_id, f"<b>{label}</b> {chunk}" if i == 0 else chunk) is None:
+                return False
+        return True
