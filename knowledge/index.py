@@ -92,6 +92,26 @@ class Snapshot:
     def __len__(self) -> int:
         return len(self.passages)
 
+    def column(self, name: str) -> np.ndarray:
+        """One passage attribute for every row, as an array (cached: a snapshot never changes)."""
+        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_columns", {})
+        if name not in cache:
+            cache[name] = np.array([getattr(p, name) for p in self.passages], dtype=object)
+        return cache[name]
+
+    def current_mask(self, today: dt.date) -> np.ndarray:
+        """True for the rows in force on ``today`` (only passages with validity dates are checked)."""
+        cache: dict[dt.date, np.ndarray] = self.__dict__.setdefault("_current", {})
+        if today not in cache:
+            mask = np.ones(len(self.passages), dtype=bool)
+            for row, passage in enumerate(self.passages):
+                if passage.valid_from is not None or passage.valid_until is not None:
+                    mask[row] = passage.is_current(today)
+            mask.setflags(write=False)
+            cache.clear()
+            cache[today] = mask
+        return cache[today].copy()
+
     @property
     def doc_ids(self) -> set[str]:
         return {p.doc_id for p in self.passages}

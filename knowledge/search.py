@@ -211,18 +211,15 @@ class HybridRetriever:
     def _allowed_rows(
         self, snapshot: Snapshot, topic: str | None, zone: str | None, lang: str | None, include_expired: bool
     ) -> np.ndarray:
-        today = self._today()
-        return np.fromiter(
-            (
-                (topic is None or p.topic == topic)
-                and (zone is None or zone in p.zones)
-                and (lang is None or p.lang == lang)
-                and (include_expired or p.is_current(today))
-                for p in snapshot.passages
-            ),
-            dtype=bool,
-            count=len(snapshot),
-        )
+        """Rows a search may return. Vectorised: at 50k passages a per-row Python test cost ~20 ms."""
+        allowed = np.ones(len(snapshot), dtype=bool) if include_expired else snapshot.current_mask(self._today())
+        if lang is not None:
+            allowed &= snapshot.column("lang") == lang
+        if topic is not None:
+            allowed &= snapshot.column("topic") == topic
+        if zone is not None:
+            allowed &= np.fromiter((zone in p.zones for p in snapshot.passages), dtype=bool, count=len(snapshot))
+        return allowed
 
     def _dense_top(self, snapshot: Snapshot, query_vector: np.ndarray, allowed: np.ndarray) -> list[int]:
         n = min(self.settings.candidates, len(snapshot))
