@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from connectors.gateway.errors import install_error_handlers
-from connectors.gateway.routes import admin, chat, health, search, widget
+from connectors.gateway.routes import admin, chat, health, search, telegram, widget
 from connectors.gateway.state import GatewayState
 from connectors.settings import GatewaySettings
+from connectors.telegram import TelegramChannel
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -23,9 +24,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         state = GatewayState.create(settings)
         app.state.gateway = state
         state.start_loading_index()
+        if settings.telegram_bot_token:
+            state.telegram = TelegramChannel(state)
+            await state.telegram.start()  # connects in the background; the gateway does not wait
         try:
             yield
         finally:
+            if state.telegram is not None:
+                await state.telegram.stop()
             await state.close()
 
     app = FastAPI(
@@ -45,7 +51,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             allow_credentials=False,
             max_age=600,
         )
-    for module in (health, chat, search, widget):
+    for module in (health, chat, search, widget, telegram):
         app.include_router(module.router)
     app.include_router(admin.auth_router)
     app.include_router(admin.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -17,6 +17,9 @@ from connectors.gateway.rasa_client import RasaClient
 from connectors.settings import GatewaySettings
 from knowledge.search import HybridRetriever
 from knowledge.store import Store
+
+if TYPE_CHECKING:
+    from connectors.telegram.bot import TelegramChannel
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ class GatewayState:
     login_limiter: Any = None
     retriever: HybridRetriever | None = None
     index_error: str = "loading"
+    # The Telegram channel, when TELEGRAM_BOT_TOKEN is set (started by the app's lifespan).
+    telegram: TelegramChannel | None = None
     _loader: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod

@@ -367,7 +367,9 @@ class TelegramChannel:
     def _install_handlers(self) -> None:
         app = self.application
         staff = filters.Chat(chat_id=self.staff_chat_id) if self.staff_chat_id is not None else None
-        users: filters.BaseFilter = filters.UpdateType.MESSAGE & ~staff if staff else filters.UpdateType.MESSAGE
+        users: filters.BaseFilter = filters.UpdateType.MESSAGE
+        if staff is not None:
+            users = users & ~staff  # the staff group is for staff replies, never for Rasa
         app.add_handler(TypeHandler(Update, self.on_any_update), group=-1)
         if staff is not None:
             app.add_handler(
@@ -397,7 +399,7 @@ class TelegramChannel:
                 await self._shut_down()
                 return
             except Exception as exc:
-                logger.warning("could not connect to Telegram (%s); trying again in %.0f s", exc, delay)
+                logger.warning("could not start the Telegram channel (%s); trying again in %.0f s", exc, delay)
                 await self._shut_down()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_START_MAX_SECONDS)
@@ -422,7 +424,8 @@ class TelegramChannel:
             else:
                 logger.warning("PUBLIC_URL is empty: register %s with Telegram's setWebhook yourself", WEBHOOK_PATH)
         else:
-            assert app.updater is not None
+            if app.updater is None:
+                raise RuntimeError("polling mode needs the application's updater")
             await app.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
         try:
             await bot.set_my_commands(list(COMMAND_MENU))
@@ -448,7 +451,9 @@ class TelegramChannel:
             with suppress(asyncio.CancelledError):
                 await self._starter
         if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=5)
+            _, late = await asyncio.wait(list(self._tasks), timeout=5)
+            for task in late:
+                task.cancel()
         await self._shut_down()
 
     async def accept_webhook_update(self, data: dict[str, Any]) -> bool:
@@ -491,7 +496,10 @@ class TelegramChannel:
         query = update.callback_query
         if query is None:
             return
-        await query.answer()
+        try:
+            await query.answer()  # stops the button's spinner; Telegram refuses queries older than a few minutes
+        except TelegramError as exc:
+            logger.info("could not answer callback query %s: %s", query.id, exc)
         chat = update.effective_chat
         if chat is None:
             return
@@ -556,6 +564,7 @@ class TelegramChannel:
             logger.warning("telegram chat %s got no reply from rasa; action server: %s", chat_id, detail)
             await self._send(chat_id, self._unavailable(lang or detect_language(text)))
             return
+        self.notify_handoffs(replies)
         lang = lang or detect_language(" ".join(m["text"] for m in messages)) or "en"
         for message in messages:
             chunks = render_reply(message, lang)
@@ -563,7 +572,6 @@ class TelegramChannel:
             for i, chunk in enumerate(chunks):
                 if not await self._send(chat_id, chunk, keyboard if i == len(chunks) - 1 else None):
                     return  # blocked: the rest would fail the same way
-        self.notify_handoffs(replies)
 
     @staticmethod
     def _unavailable(lang: str | None) -> str:

@@ -48,6 +48,8 @@ async def chat(request: ChatRequest, state: StateDep) -> ChatResponse:
         logger.warning("chat failed: %s", exc)
         code, message = _UNAVAILABLE["rasa"]
         raise ApiError(503, code, message, headers={"Retry-After": "30"}) from exc
+    if state.telegram is not None:
+        state.telegram.notify_handoffs(replies)  # posts new handoff tickets to the staff chat, in the background
     choice = language_choice(replies)
     if choice is not None:
         await state.remember_language(sender, choice)
