@@ -67,6 +67,16 @@ def _clear(slots: tuple[str, ...]) -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in (*slots, "advisor_exit")]
 
 
+def _left_early(
+    dispatcher: CollectingDispatcher, exit_: str | None, events: list[dict[str, Any]], stopped: str
+) -> list[dict[str, Any]]:
+    """Events for an advisor that ended before its last answer: hand over, or say it stopped."""
+    if exit_ == "human":
+        return [*events, FollowupAction("action_request_human")]
+    dispatcher.utter_message(text=stopped)
+    return events
+
+
 def _cite(passages: list[Passage]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     citations = []
@@ -193,6 +203,12 @@ def _industry_catalogue(industry: str) -> str:
     return str(entry.get("catalogue") or "none")
 
 
+def _industry_name(industry: str, lang: str) -> str:
+    """A known industry's name in ``lang``; an industry typed outside the vocabulary as typed."""
+    known = industry in entities.vocabulary().get("industry", {})
+    return entities.display_name("industry", industry, lang) if known else industry
+
+
 def _amount_text(value: Decimal, lang: str) -> str:
     if lang == "zh":
         if value >= 100_000_000:
@@ -296,11 +312,7 @@ def odi_route(
     """The numbered steps for these answers, and the (slug, heading) knowledge sections they rest on."""
     words = ODI_TEXT[lang]
     catalogue = _industry_catalogue(industry)
-    industry_name = (
-        entities.display_name("industry", industry, lang)
-        if catalogue != "none" or industry in entities.vocabulary().get("industry", {})
-        else industry
-    )
+    industry_name = _industry_name(industry, lang)
     country_name = entities.display_name("country", country, lang)
     if catalogue == "prohibited":
         return [words["prohibited"]], [("odi-sensitive-industries", "")]
@@ -354,10 +366,7 @@ class ActionRecommendOdiRoute(Action):
         exit_ = tracker.get_slot("advisor_exit")
         values = {slot: tracker.get_slot(slot) for slot in ODI_SLOTS}
         if exit_ or any(v is None for v in values.values()):
-            if exit_ == "human":
-                return [*events, FollowupAction("action_request_human")]
-            dispatcher.utter_message(text=words["stopped"])
-            return events
+            return _left_early(dispatcher, exit_, events, words["stopped"])
         investor, country, industry = (
             str(values["odi_investor_type"]),
             str(values["odi_destination"]),
@@ -366,15 +375,10 @@ class ActionRecommendOdiRoute(Action):
         amount = Decimal(str(values["odi_amount_usd"]))
         offshore = values["odi_offshore"] == "yes"
         lines, sources = odi_route(investor, country, industry, amount, offshore, lang)
-        industry_name = (
-            entities.display_name("industry", industry, lang)
-            if industry in entities.vocabulary().get("industry", {})
-            else industry
-        )
         title = words["title"].format(
             investor=INVESTOR_NAMES[lang][investor],
             country=entities.display_name("country", country, lang),
-            industry=industry_name,
+            industry=_industry_name(industry, lang),
             amount=_amount_text(amount, lang),
         )
         passages = [p for slug, heading in sources if (p := find_section(slug, lang, heading)) is not None]
@@ -544,10 +548,7 @@ class ActionRecommendCustomsMode(Action):
         exit_ = tracker.get_slot("advisor_exit")
         direction = tracker.get_slot("customs_direction")
         if exit_ or direction is None:
-            if exit_ == "human":
-                return [*events, FollowupAction("action_request_human")]
-            dispatcher.utter_message(text=words["stopped"])
-            return events
+            return _left_early(dispatcher, exit_, events, words["stopped"])
         mode = customs_mode(
             direction,
             tracker.get_slot("customs_import_stock"),
