@@ -57,8 +57,9 @@ nlu-report: setup  ## 5-fold NLU cross-validation, per-language intent F1 -> doc
 		--successes --no-plot --out $(CURDIR)/var/nlu-cv
 	$(APP) scripts/nlu_report.py var/nlu-cv docs/nlu-report.md
 
-eval: setup  ## retrieval quality report (BM25 / dense / hybrid)
+eval: setup  ## retrieval quality (BM25 / dense / hybrid) and the answer action's decisions -> docs/
 	$(APP) -m knowledge eval --report docs/eval-report.md
+	$(APP) -m actions.evaluation --report docs/dialogue-eval.md
 
 bench-search: setup  ## search latency, update time and memory at 1k/10k/50k passages (bench/results/)
 	$(APP) -m bench.search

@@ -688,6 +688,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     vectors, build = real_vectors(documents, embedder, settings.data_dir / "bench", measure=not args.skip_build)
     if build is not None:
         build["cpu"] = monitor.stop()
+    if not args.threads and settings.embedding_threads > 0:
+        import torch
+
+        # Searches encode queries as the serving processes do (EMBEDDING_THREADS); the build above
+        # used every core, as `make index` does.
+        torch.set_num_threads(settings.embedding_threads)
     corpus = SyntheticCorpus(documents, vectors, seed=args.seed, noise=args.noise)
     precomputed = corpus.embedder(embedder.name, embedder.dimension)
 
@@ -730,7 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "passages": len(snapshot),
                     "documents": len(chosen),
                     "synthetic_passages": len(snapshot) - min(len(snapshot), corpus.real_passages),
-                    "vocabulary": len(snapshot.bm25.vocab_dict),
+                    "vocabulary": len(snapshot.base.bm25.vocab_dict),
                     "snapshot_build_s": round(snapshot_build, 3),
                     **latency,
                     "updates": updates,
@@ -784,7 +790,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "noise": args.noise,
             "seed": args.seed,
             "waited_for_quiet_s": waited,
-            "threads": args.threads or "library default",
+            "threads": args.threads
+            or f"build: library default, search: EMBEDDING_THREADS={settings.embedding_threads}",
         },
         "engine": engine,
         "machine": machine_info(embedder),

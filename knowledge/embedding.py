@@ -14,7 +14,7 @@ from knowledge.errors import IndexMismatchError, KnowledgeError
 class Embedder:
     """Encodes text to L2-normalised float32 vectors, so inner product equals cosine similarity."""
 
-    def __init__(self, model_path: str) -> None:
+    def __init__(self, model_path: str, *, threads: int = 0) -> None:
         path = Path(model_path) if model_path else None
         if path is None or not (path / "config.json").exists():
             raise KnowledgeError(
@@ -24,6 +24,11 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+
+        if threads > 0:
+            import torch
+
+            torch.set_num_threads(threads)  # process-wide: only the serving processes ask for it
 
         self.name = path.name if path.name != "model" else path.parent.name
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)

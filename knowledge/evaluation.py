@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from tqdm import tqdm
 
 from knowledge.search import HybridRetriever, SearchResult
 from knowledge.settings import KnowledgeSettings
@@ -70,9 +72,9 @@ def document_rank(result: SearchResult, expected: tuple[str, ...]) -> int | None
     return None
 
 
-def run(retriever: HybridRetriever, questions: list[Question], mode: str) -> list[Outcome]:
+def run(retriever: HybridRetriever, questions: list[Question], mode: str, *, progress: bool = False) -> list[Outcome]:
     outcomes = []
-    for question in questions:
+    for question in tqdm(questions, desc=f"eval {mode}", unit="q", disable=not progress, leave=False):
         result = retriever.search(question.q, k=3 * DEPTH, retrievers=MODES[mode])
         top = result.hits[0] if result.hits else None
         outcomes.append(
@@ -149,7 +151,7 @@ def report(results: dict[str, list[Outcome]], settings: KnowledgeSettings) -> st
 def main(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
     questions = load_questions(Path(args.questions))
     retriever = HybridRetriever.open(settings)
-    results = {mode: run(retriever, questions, mode) for mode in MODES}
+    results = {mode: run(retriever, questions, mode, progress=sys.stderr.isatty()) for mode in MODES}
     text = report(results, settings)
     if args.calibrate:
         for lang in ("en", "zh"):

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from knowledge.documents import Document
@@ -98,7 +97,8 @@ class HybridRetriever:
     def open(cls, settings: KnowledgeSettings, embedder: Embedder | None = None) -> HybridRetriever:
         """Load the saved index under ``settings.data_dir`` (raises IndexMissingError if none)."""
         snapshot = load_snapshot(settings.index_dir)
-        return cls(settings, embedder or Embedder(settings.embedding_model_path), snapshot)
+        embedder = embedder or Embedder(settings.embedding_model_path, threads=settings.embedding_threads)
+        return cls(settings, embedder, snapshot)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -120,7 +120,7 @@ class HybridRetriever:
         if generation is None or generation == self._generation:
             return False
         with self._write_lock:
-            snapshot = load_snapshot(self.settings.index_dir)
+            snapshot = load_snapshot(self.settings.index_dir, reuse=self._snapshot.base)
             self.embedder.check_compatible(snapshot.model, snapshot.dimension)
             self._snapshot, self._generation = snapshot, generation
         return True
@@ -157,7 +157,7 @@ class HybridRetriever:
         query_lang = lang or detect_language(query) or "en"
         snapshot = self._snapshot
         query_tokens = tokenize(query)
-        tokens = [t for t in query_tokens if t in snapshot.bm25.vocab_dict]
+        tokens = [t for t in query_tokens if snapshot.in_vocabulary(t)]
         codes = identifiers(query)
         if not query_tokens and not codes:
             return SearchResult(query, query_lang, False, [], "the query has no words to search for")
@@ -169,12 +169,12 @@ class HybridRetriever:
 
         def similarity(row: int) -> float:
             # Only for the rows that need it: FAISS already ranked the whole index.
-            return float(snapshot.vectors[row] @ query_vector)
+            return float(snapshot.vector(row) @ query_vector)
 
-        rankings: dict[str, list[int]] = {"dense": self._dense_top(snapshot, query_vector, allowed)}
+        rankings: dict[str, list[int]] = {"dense": snapshot.dense_top(query_vector, allowed, settings.candidates)}
         if tokens:
-            rankings["bm25"] = _top(snapshot.bm25.get_scores(tokens), allowed, settings.candidates)
-        exact_rows = sorted(set().union(*(snapshot.exact.get(code, frozenset()) for code in codes)) if codes else set())
+            rankings["bm25"] = _top(snapshot.bm25_scores(tokens), allowed, settings.candidates)
+        exact_rows = sorted(set().union(*(snapshot.exact_rows(code) for code in codes)) if codes else set())
         if exact_rows:
             # Among passages naming the code, those that the other retrievers like better come first.
             exact_rows = [r for r in exact_rows if allowed[r]]
@@ -189,17 +189,17 @@ class HybridRetriever:
             settings.rrf_k,
         )
         for row in fused:
-            if snapshot.passages[row].lang != query_lang:
+            if snapshot.passage(row).lang != query_lang:
                 fused[row] *= settings.other_language_factor
         positions = {name: {row: rank for rank, row in enumerate(rows, 1)} for name, rows in rankings.items()}
         idf = self._idf(snapshot, query_tokens)
         best = sorted(fused, key=lambda row: -fused[row])[:k]
         hits = [
             Hit(
-                passage=snapshot.passages[row],
+                passage=snapshot.passage(row),
                 score=round(fused[row], 6),
                 dense_similarity=round(similarity(row), 4),
-                lexical_coverage=round(self._coverage(snapshot.tokens[row], query_tokens, idf), 4),
+                lexical_coverage=round(self._coverage(snapshot.row_tokens(row), query_tokens, idf), 4),
                 exact_match=bool(codes) and row in positions.get("exact", {}),
                 ranks={name: ranks[row] for name, ranks in positions.items() if row in ranks},
             )
@@ -212,26 +212,16 @@ class HybridRetriever:
         self, snapshot: Snapshot, topic: str | None, zone: str | None, lang: str | None, include_expired: bool
     ) -> np.ndarray:
         """Rows a search may return. Vectorised: at 50k passages a per-row Python test cost ~20 ms."""
-        allowed = np.ones(len(snapshot), dtype=bool) if include_expired else snapshot.current_mask(self._today())
+        allowed = snapshot.alive.copy() if include_expired else snapshot.current_mask(self._today())
         if lang is not None:
             allowed &= snapshot.column("lang") == lang
         if topic is not None:
             allowed &= snapshot.column("topic") == topic
         if zone is not None:
-            allowed &= np.fromiter((zone in p.zones for p in snapshot.passages), dtype=bool, count=len(snapshot))
+            allowed &= np.fromiter(
+                (zone in zones for zones in snapshot.column("zones")), dtype=bool, count=len(allowed)
+            )
         return allowed
-
-    def _dense_top(self, snapshot: Snapshot, query_vector: np.ndarray, allowed: np.ndarray) -> list[int]:
-        n = min(self.settings.candidates, len(snapshot))
-        if allowed.all():
-            params = None
-        else:
-            rows = np.flatnonzero(allowed).astype(np.int64)
-            if not len(rows):
-                return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))  # type: ignore[call-arg]
-        _, found = snapshot.dense.search(query_vector.reshape(1, -1), n, params=params)
-        return [int(row) for row in found[0] if row >= 0]
 
     @staticmethod
     def _idf(snapshot: Snapshot, tokens: list[str]) -> dict[str, float]:
@@ -240,13 +230,10 @@ class HybridRetriever:
         A token no passage contains gets the highest idf: a query about something the knowledge
         base never mentions ("天气") must not look covered because its other words are common.
         """
-        n = len(snapshot)
-        indptr = snapshot.bm25.scores["indptr"]
-        vocab = snapshot.bm25.vocab_dict
+        n = snapshot.row_count
         result = {}
         for token in set(tokens):
-            column = vocab.get(token)
-            df = 0 if column is None else int(indptr[column + 1] - indptr[column])
+            df = snapshot.doc_freq(token)
             result[token] = math.log(1 + (n - df + 0.5) / (df + 0.5))
         return result
 
@@ -283,7 +270,7 @@ def open_or_build(settings: KnowledgeSettings, embedder: Embedder | None = None)
         from knowledge.documents import load_corpus
         from knowledge.index import build_snapshot
 
-        embedder = embedder or Embedder(settings.embedding_model_path)
+        embedder = embedder or Embedder(settings.embedding_model_path, threads=settings.embedding_threads)
         snapshot = build_snapshot(embedder, load_corpus(Path(settings.corpus_dir)))
         save_snapshot(snapshot, settings.index_dir)
         return HybridRetriever(settings, embedder, snapshot)

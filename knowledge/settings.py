@@ -33,6 +33,11 @@ class KnowledgeSettings(BaseSettings):
     data_dir: Path = Path("./var")
     corpus_dir: Path = REPO_ROOT / "knowledge" / "corpus"
     embedding_model: str = ""
+    # torch threads for encoding queries in the serving processes (actions, gateway). One is enough
+    # for a 20-token query, and on a 2-core machine shared with Rasa a second thread that spins while
+    # the other core is busy stalled single encodes by ~400 ms (bench/search.py). 0 = torch's default.
+    # Building the index (`make index`) always uses every core.
+    embedding_threads: int = 1
 
     # Ranking: reciprocal rank fusion of dense, BM25 and exact-identifier rankings.
     rrf_k: int = 20

@@ -112,11 +112,18 @@ def test_deleting_a_document_removes_all_its_passages(docs: list[Document]) -> N
     snapshot = build_snapshot(embedder, docs)  # type: ignore[arg-type]
     updated = replace_documents(snapshot, embedder, [], [docs[0].id])  # type: ignore[arg-type]
     assert docs[0].id not in updated.doc_ids
+    assert docs[0].id not in {p.doc_id for p in updated.passages}
     assert (
-        updated.dense.ntotal
-        == len(updated)
+        len(updated)
+        == len(updated.vectors)
         == len(snapshot) - len([p for p in snapshot.passages if p.doc_id == docs[0].id])
     )
+    # The removed rows are never offered to a search, by any retriever.
+    rows = {row for row in range(updated.row_count) if updated.passage(row).doc_id == docs[0].id}
+    query = RandomEmbedder().encode([updated.passage(min(rows)).indexed_text])[0]
+    assert not rows & set(updated.dense_top(query, updated.alive.copy(), n=len(snapshot)))
+    scores = updated.bm25_scores(list(updated.row_tokens(min(rows))))
+    assert not (scores[updated.alive] == 0).all() and not any(scores[row] > 0 and updated.alive[row] for row in rows)
 
 
 def test_an_index_from_another_model_is_refused(embedder: object, tmp_path: Path, docs: list[Document]) -> None:
@@ -136,3 +143,67 @@ def test_only_edited_added_and_removed_documents_count_as_corpus_changes(tmp_pat
     changed, removed = corpus_changes(saved, [edited, *docs[1:-1]])
     assert [d.id for d in changed] == [edited.id]
     assert removed == [docs[-1].id]
+
+
+def test_an_edit_writes_only_the_delta_and_shares_the_base_files(tmp_path: Path, docs: list[Document]) -> None:
+    embedder = RandomEmbedder()
+    base = build_snapshot(embedder, docs)  # type: ignore[arg-type]
+    first = save_snapshot(base, tmp_path)
+    target = docs[1]
+    edited = target.model_copy(update={"body": target.body + "\n\n## Kelp permits\n\nA new permit for kelp."})
+    updated = replace_documents(base, embedder, [edited])  # type: ignore[arg-type]
+    second = save_snapshot(updated, tmp_path)
+    # Same bytes on disk, not a copy: a save at 50k passages does not rewrite 80 MB.
+    assert (first / "vectors.npy").stat().st_ino == (second / "vectors.npy").stat().st_ino
+    assert (second / "delta-passages.jsonl").read_text(encoding="utf-8").count("\n") == len(
+        [p for p in updated.passages if p.doc_id == target.id]
+    )
+    # A process that already holds the base reads only the delta, and sees the same passages as a fresh load.
+    reused = load_snapshot(tmp_path, reuse=base.base)
+    fresh = load_snapshot(tmp_path)
+    assert reused.base is base.base
+    assert [p.id for p in reused.passages] == [p.id for p in fresh.passages] == [p.id for p in updated.passages]
+    assert np.array_equal(reused.vectors, fresh.vectors)
+    assert any(p.section == "Kelp permits" for p in fresh.passages)
+
+
+def test_a_corrupted_delta_is_detected_even_when_the_base_is_reused(tmp_path: Path, docs: list[Document]) -> None:
+    embedder = RandomEmbedder()
+    base = build_snapshot(embedder, docs)  # type: ignore[arg-type]
+    save_snapshot(base, tmp_path)
+    generation = save_snapshot(replace_documents(base, embedder, [docs[0]]), tmp_path)  # type: ignore[arg-type]
+    path = generation / "delta-passages.jsonl"
+    path.write_bytes(path.read_bytes()[:-20] + b"garbage")
+    with pytest.raises(IndexCorruptError, match="make index"):
+        load_snapshot(tmp_path, reuse=base.base)
+
+
+def test_many_edits_fold_the_delta_into_a_new_base(
+    tmp_path: Path, docs: list[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "_COMPACT_FLOOR", 2)
+    embedder = RandomEmbedder()
+    snapshot = build_snapshot(embedder, docs)  # type: ignore[arg-type]
+    first_base = snapshot.base
+    for round_ in range(3):
+        snapshot = replace_documents(snapshot, embedder, docs[:3])  # type: ignore[arg-type]
+        save_snapshot(snapshot, tmp_path)
+        assert len(snapshot.delta) <= 2 or round_ == 0
+    assert snapshot.base is not first_base and not snapshot.dead
+    assert sorted(p.id for p in snapshot.passages) == sorted(p.id for p in build_snapshot(embedder, docs).passages)  # type: ignore[arg-type]
+    assert [p.id for p in load_snapshot(tmp_path).passages] == [p.id for p in snapshot.passages]
+
+
+def test_an_index_saved_in_the_first_format_still_loads(tmp_path: Path, docs: list[Document]) -> None:
+    import json
+
+    snapshot = build_snapshot(RandomEmbedder(), docs)  # type: ignore[arg-type]
+    generation = save_snapshot(snapshot, tmp_path)
+    manifest = json.loads((generation / "manifest.json").read_text())
+    for name in ("delta-vectors.npy", "delta-passages.jsonl", "dead.json"):
+        (generation / name).unlink()
+        del manifest["files"][name]
+    manifest["format"] = 1
+    del manifest["base_id"]
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+    assert [p.id for p in load_snapshot(tmp_path).passages] == [p.id for p in snapshot.passages]

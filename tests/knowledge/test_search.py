@@ -155,3 +155,26 @@ def _document(retriever: HybridRetriever, doc_id: str) -> Document:
     from knowledge.documents import load_corpus
 
     return next(d for d in load_corpus(retriever.settings.corpus_dir) if d.id == doc_id)
+
+
+def test_editing_a_document_does_not_move_it_in_the_ranking(
+    retriever: HybridRetriever, small_documents: list[Document]
+) -> None:
+    """An edited document lives in the delta segment; its BM25 and dense scores stay on the base's scale."""
+    question = "market procurement export Yiwu"
+    before = [h.passage.id for h in retriever.search(question, k=5).hits]
+    edited_id = before[0].split("#")[0]
+    document = next(d for d in small_documents if d.id == edited_id)
+    retriever.apply([document], persist=False)  # same text, now served from the delta
+    assert any(p.doc_id == edited_id for p in retriever.snapshot.delta.passages)
+    assert [h.passage.id for h in retriever.search(question, k=5).hits] == before
+
+
+def test_a_word_only_an_edited_document_uses_is_found_by_bm25(
+    retriever: HybridRetriever, small_documents: list[Document]
+) -> None:
+    document = next(d for d in small_documents if d.lang == "en")
+    edited = document.model_copy(update={"body": document.body + "\n\n## Zorblax seals\n\nZorblax seals are checked."})
+    retriever.apply([edited], persist=False)
+    hit = retriever.search("zorblax", k=3).hits[0]
+    assert hit.passage.section == "Zorblax seals" and "bm25" in hit.found_by
