@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup run prepare browser test test-unit test-rasa test-e2e lint lint-check format index eval nlu-report bench-search clean
+.PHONY: setup run prepare browser test test-unit test-rasa test-e2e lint lint-check format index eval nlu-report bench bench-search clean
 
 setup:  ## create or update the two Python environments (fast when nothing changed)
 	@bash scripts/setup.sh
@@ -58,8 +58,11 @@ nlu-report: setup  ## 5-fold NLU cross-validation, per-language intent F1 -> doc
 	$(APP) scripts/nlu_report.py var/nlu-cv docs/nlu-report.md
 
 eval: setup  ## retrieval quality (BM25 / dense / hybrid) and the answer action's decisions -> docs/
-	$(APP) -m knowledge eval --report docs/eval-report.md
+	$(APP) -m knowledge eval --calibrate --report docs/eval-report.md
 	$(APP) -m actions.evaluation --report docs/dialogue-eval.md
+
+bench: prepare  ## chat latency/throughput, memory and cold start of the real stack (bench/results/chat-*); BENCH_ARGS=--quick for a short run
+	$(APP) -m bench.chat $(BENCH_ARGS)
 
 bench-search: setup  ## search latency, update time and memory at 1k/10k/50k passages (bench/results/)
 	$(APP) -m bench.search

