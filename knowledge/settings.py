@@ -67,7 +67,7 @@ class KnowledgeSettings(BaseSettings):
     weight_bm25: float = 1.0
     weight_exact: float = 2.0
     # The dense model is English-only, so its vote counts less for Chinese queries.
-    weight_dense_zh: float = 0.3
+    weight_dense_zh: float = 0.2
     # Passages in the other language rank below the query's language unless they are much better.
     other_language_factor: float = 0.5
 
