@@ -29,6 +29,13 @@ class GatewaySettings(KnowledgeSettings):
     # Rasa and the action server listen on loopback only; the gateway is the one public edge.
     rasa_port: int = Field(default=5005, ge=1, le=65535)
     action_server_port: int = Field(default=5055, ge=1, le=65535)
+    # "scale": PostgreSQL tracker and knowledge stores, a Redis lock store and several Rasa replicas
+    # (scripts/services.py runs PostgreSQL and Redis on loopback). "default": SQLite, one Rasa.
+    profile: Literal["default", "scale"] = "default"
+    # Scale profile: the replicas' ports (empty: rasa_port and rasa_port + 1).
+    rasa_replica_ports: list[int] = Field(default_factory=list)
+    postgres_port: int = Field(default=55432, ge=1, le=65535)
+    redis_port: int = Field(default=56379, ge=1, le=65535)
     rasa_timeout_seconds: float = Field(default=4.5, gt=0, le=60)
     health_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
     public_url: str = ""
@@ -61,6 +68,13 @@ class GatewaySettings(KnowledgeSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
+    def _replicas_need_the_scale_profile(self) -> GatewaySettings:
+        """Several Rasa replicas on SQLite without a lock store would interleave one conversation."""
+        if self.rasa_replica_ports and self.profile != "scale":
+            raise ValueError("RASA_REPLICA_PORTS needs PROFILE=scale (a shared tracker store and a Redis lock store)")
+        return self
+
+    @model_validator(mode="after")
     def _webhook_needs_a_real_secret(self) -> GatewaySettings:
         """Webhook mode refuses to start without a secret only Telegram and the gateway know."""
         if self.telegram_bot_token and self.telegram_mode == "webhook":
@@ -74,8 +88,19 @@ class GatewaySettings(KnowledgeSettings):
         return self
 
     @property
+    def rasa_ports(self) -> list[int]:
+        """Where the Rasa replicas listen: one in the default profile, two or more in the scale one."""
+        if self.profile == "default":
+            return [self.rasa_port]
+        return self.rasa_replica_ports or [self.rasa_port, self.rasa_port + 1]
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.rasa_ports]
+
+    @property
     def rasa_url(self) -> str:
-        return f"http://127.0.0.1:{self.rasa_port}"
+        return self.rasa_urls[0]
 
     @property
     def action_server_url(self) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))  # services.py, for the scale profile
 
 from connectors.settings import GatewaySettings  # noqa: E402
 
@@ -82,8 +83,9 @@ def child_env(settings: GatewaySettings) -> dict[str, str]:
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONUNBUFFERED="1",
         ACTION_ENDPOINT_URL=f"{settings.action_server_url}/webhook",
-        RASA_TRACKER_DB=str((settings.data_dir / "conversations.sqlite").resolve()),
     )
+    if settings.profile == "default":  # the scale profile's services set their own (start_services)
+        env["RASA_TRACKER_DB"] = str((settings.data_dir / "conversations.sqlite").resolve())
     return env
 
 
@@ -214,8 +216,56 @@ def healthy(settings: GatewaySettings) -> bool:
         return False
 
 
+def start_services(settings: GatewaySettings) -> None:
+    """Scale profile: PostgreSQL and Redis on loopback; their settings go to every child's environment."""
+    import services
+
+    try:
+        running = services.start(settings.data_dir, settings.postgres_port, settings.redis_port)
+    except (services.ServiceError, subprocess.CalledProcessError) as exc:
+        sys.exit(f"[stack] the scale profile's services could not start: {exc}")
+    os.environ.update(running.env())
+
+
+def stop_services(settings: GatewaySettings) -> None:
+    import services
+
+    services.stop(settings.data_dir, settings.redis_port)
+
+
+def rasa_children(settings: GatewaySettings, model: Path, env: dict[str, str], log_dir: Path) -> list[Child]:
+    """One Rasa (default profile), or one per replica port sharing PostgreSQL and Redis (scale)."""
+    endpoints = ASSISTANT / ("endpoints.scale.yml" if settings.profile == "scale" else "endpoints.yml")
+    ports = settings.rasa_ports
+    return [
+        Child(
+            "rasa" if len(ports) == 1 else f"rasa-{number}",
+            [
+                str(RASA),
+                "run",
+                "--model",
+                str(model),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(ASSISTANT / "credentials.yml"),
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=settings.data_dir,
+            env=env,
+            log_dir=log_dir,
+        )
+        for number, port in enumerate(ports, start=1)
+    ]
+
+
 def run(settings: GatewaySettings) -> int:
     model = ensure_model(settings)
+    if settings.profile == "scale":
+        start_services(settings)
     ensure_index(settings)
     env = child_env(settings)
     log_dir = settings.data_dir / "logs"
@@ -225,30 +275,11 @@ def run(settings: GatewaySettings) -> int:
         signal.signal(signum, lambda *_: stopping.set())
 
     children = [
+        *rasa_children(settings, model, env, log_dir),
         Child(
             "actions",
             [str(APP_PYTHON), "-m", "actions.server", "--port", str(settings.action_server_port)],
             cwd=REPO,
-            env=env,
-            log_dir=log_dir,
-        ),
-        Child(
-            "rasa",
-            [
-                str(RASA),
-                "run",
-                "--model",
-                str(model),
-                "--endpoints",
-                str(ASSISTANT / "endpoints.yml"),
-                "--credentials",
-                str(ASSISTANT / "credentials.yml"),
-                "--interface",
-                "127.0.0.1",
-                "--port",
-                str(settings.rasa_port),
-            ],
-            cwd=settings.data_dir,
             env=env,
             log_dir=log_dir,
         ),
@@ -271,9 +302,10 @@ def run(settings: GatewaySettings) -> int:
             log_dir=log_dir,
         ),
     ]
+    rasa_ports = ", ".join(f"127.0.0.1:{port}" for port in settings.rasa_ports)
     say(
-        f"starting rasa (127.0.0.1:{settings.rasa_port}), actions (127.0.0.1:{settings.action_server_port}), "
-        f"gateway ({settings.gateway_host}:{settings.gateway_port})"
+        f"starting rasa ({rasa_ports}), actions (127.0.0.1:{settings.action_server_port}), "
+        f"gateway ({settings.gateway_host}:{settings.gateway_port}), profile {settings.profile}"
     )
     started, announced, exit_code = time.monotonic(), False, 0
     while not stopping.is_set() and exit_code == 0:
@@ -323,6 +355,8 @@ def run(settings: GatewaySettings) -> int:
             code = child.wait(STOP_TIMEOUT_SECONDS)
             say(f"{child.name} stopped ({f'signal {-code}' if code and code < 0 else f'exit {code}'})")
         child.close()
+    if settings.profile == "scale":
+        stop_services(settings)
     return exit_code
 
 

@@ -59,3 +59,26 @@ def retriever(knowledge_settings, embedder, small_snapshot):  # type: ignore[no-
 
     save_snapshot(small_snapshot, knowledge_settings.index_dir)
     return HybridRetriever(knowledge_settings, embedder, small_snapshot)
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Real PostgreSQL and Redis on free loopback ports (scripts/services.py installs them if missing)."""
+    import socket
+    import sys
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    import services as service_scripts
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+    data_dir = tmp_path_factory.mktemp("services")
+    try:
+        running = service_scripts.start(data_dir, free_port(), free_port())
+    except service_scripts.ServiceError as exc:
+        pytest.fail(f"PostgreSQL / Redis could not be started: {exc}")
+    yield running
+    service_scripts.stop(data_dir, running.redis_port, purge=True)

@@ -7,7 +7,9 @@ separate entries. ``to_chat_messages`` folds them into the gateway's fixed messa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import itertools
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -23,23 +25,38 @@ class EngineUnavailable(Exception):
 
 @dataclass
 class RasaClient:
+    """Rasa's REST channel on one replica or several (round robin; a refused connection tries the next).
+
+    Only a refused connection is retried on another replica: the message never reached Rasa. A
+    timeout is not, since that replica may still be processing it (the lock store would make a second
+    copy wait, then run it twice).
+    """
+
     http: httpx.AsyncClient
-    rasa_url: str
+    rasa_urls: list[str]
     action_server_url: str
     timeout: float
     health_timeout: float
+    _turn: itertools.count[int] = field(default_factory=itertools.count, repr=False)
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        try:
-            response = await self.http.post(
-                f"{self.rasa_url}/webhooks/rest/webhook",
-                json={"sender": sender, "message": text, "metadata": metadata},
-                timeout=self.timeout,
-            )
-        except httpx.TimeoutException as exc:
-            raise EngineUnavailable("rasa", "did not answer in time") from exc
-        except httpx.HTTPError as exc:
-            raise EngineUnavailable("rasa", "is not reachable") from exc
+        first = next(self._turn) % len(self.rasa_urls)
+        for attempt in range(len(self.rasa_urls)):
+            url = self.rasa_urls[(first + attempt) % len(self.rasa_urls)]
+            try:
+                response = await self.http.post(
+                    f"{url}/webhooks/rest/webhook",
+                    json={"sender": sender, "message": text, "metadata": metadata},
+                    timeout=self.timeout,
+                )
+                break
+            except httpx.ConnectError as exc:
+                if attempt + 1 == len(self.rasa_urls):
+                    raise EngineUnavailable("rasa", "is not reachable") from exc
+            except httpx.TimeoutException as exc:
+                raise EngineUnavailable("rasa", "did not answer in time") from exc
+            except httpx.HTTPError as exc:
+                raise EngineUnavailable("rasa", "is not reachable") from exc
         if response.status_code != 200:
             raise EngineUnavailable("rasa", f"answered HTTP {response.status_code}")
         try:
@@ -51,7 +68,15 @@ class RasaClient:
         return [m for m in payload if isinstance(m, dict)]
 
     async def check_rasa(self) -> tuple[bool, str]:
-        return await self._check(f"{self.rasa_url}/", lambda r: r.status_code == 200 and "Rasa" in r.text)
+        """Up when at least one replica answers (the others' state is in the detail)."""
+        results = await asyncio.gather(
+            *(self._check(f"{url}/", lambda r: r.status_code == 200 and "Rasa" in r.text) for url in self.rasa_urls)
+        )
+        if len(results) == 1:
+            return results[0]
+        up = sum(1 for ok, _ in results if ok)
+        detail = "ok" if up == len(results) else f"{up} of {len(results)} replicas up"
+        return up > 0, detail
 
     async def check_actions(self) -> tuple[bool, str]:
         return await self._check(f"{self.action_server_url}/health", lambda r: r.status_code == 200)

@@ -43,7 +43,7 @@ class GatewayState:
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
         rasa = RasaClient(
             http=http,
-            rasa_url=settings.rasa_url,
+            rasa_urls=settings.rasa_urls,
             action_server_url=settings.action_server_url,
             timeout=settings.rasa_timeout_seconds,
             health_timeout=settings.health_timeout_seconds,

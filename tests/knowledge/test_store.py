@@ -1,4 +1,4 @@
-"""The database of feedback, handoff tickets and language preferences (real SQLite)."""
+"""The store of record: feedback, tickets, preferences, documents, users (real SQLite and real PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,18 @@ from knowledge.settings import KnowledgeSettings
 from knowledge.store import Store, database_url
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'nested' / 'assistant.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """The store on SQLite (the default) and on PostgreSQL (the scale profile), each test from empty."""
+    if request.param == "sqlite":
+        return Store(f"sqlite:///{tmp_path / 'nested' / 'assistant.db'}")
+    from knowledge.store import Base
+
+    running = request.getfixturevalue("services")
+    opened = Store(running.database_url("assistant"))
+    Base.metadata.drop_all(opened.engine)
+    Base.metadata.create_all(opened.engine)
+    return opened
 
 
 def test_the_default_database_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:

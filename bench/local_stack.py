@@ -1,0 +1,132 @@
+"""Start a private instance of the real stack (``scripts/stack.py run``) on free loopback ports.
+
+The same approach as the e2e suite's session fixture (``tests/e2e/conftest.py``): a fresh DATA_DIR
+(conversation database, logs, pid files) holding a copy of the prepared index, the models that
+``make prepare`` trained, and the gateway, Rasa and the action server each on a free port of
+127.0.0.1. ``bench/chat.py`` and ``tests/e2e/test_faults.py`` (which kills processes, so it must
+not share the suite's stack) use it. It never trains or builds anything itself: without a prepared
+index it stops with a message saying to run ``make prepare``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+APP_PYTHON = REPO / ".venv" / "app" / "bin" / "python"
+PREPARED_INDEX = REPO / "var" / "index"
+PREPARED_MODELS = REPO / "var" / "models"
+CHILDREN = ("rasa", "actions", "gateway")
+
+
+class StackError(RuntimeError):
+    """The stack could not be started, or stopped being healthy."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalStack:
+    """A running ``scripts/stack.py run`` and where to reach its parts."""
+
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+    ports: dict[str, int]
+    launched_at: float
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['rasa']}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['actions']}"
+
+    def pid(self, child: str) -> int:
+        """The pid the supervisor wrote for ``child`` (rasa, actions or gateway)."""
+        return int((self.data_dir / "run" / f"{child}.pid").read_text())
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=3) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def wait_healthy(self, timeout: float) -> float:
+        """Seconds until ``/healthz`` answered 200; raises ``StackError`` on exit or timeout."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise StackError(f"the stack exited with {self.process.returncode}; log:\n{self.log_tail()}")
+            if self.healthy():
+                return time.monotonic() - started
+            time.sleep(0.25)
+        raise StackError(f"the stack was not healthy after {timeout:.0f}s; log:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 60) -> int | None:
+        """SIGTERM the supervisor (it stops its children) and wait; SIGKILL if it does not exit."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.returncode
+
+
+def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None) -> LocalStack:
+    """Launch the stack in ``data_dir`` (created; the prepared index is copied in). Returns at once."""
+    if not (PREPARED_INDEX / "CURRENT").exists():
+        raise StackError("no prepared index: run `make prepare` first")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not (data_dir / "index").exists():
+        shutil.copytree(PREPARED_INDEX, data_dir / "index")
+    ports = {"gateway": free_port(), "rasa": free_port(), "actions": free_port()}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "MODELS_DIR": str(PREPARED_MODELS),
+        "GATEWAY_HOST": "127.0.0.1",
+        "GATEWAY_PORT": str(ports["gateway"]),
+        "RASA_PORT": str(ports["rasa"]),
+        "ACTION_SERVER_PORT": str(ports["actions"]),
+        **(extra_env or {}),
+    }
+    log = data_dir / "stack.log"
+    launched_at = time.monotonic()
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            [str(APP_PYTHON), str(REPO / "scripts" / "stack.py"), "run"],
+            cwd=REPO,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    return LocalStack(data_dir, process, log, ports, launched_at, env)
