@@ -27,7 +27,6 @@ Results: a Markdown summary on stdout and ``bench/results/search-<date>.json`` w
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import datetime as dt
 import gc
@@ -35,13 +34,11 @@ import hashlib
 import importlib.metadata
 import json
 import os
-import platform
 import pstats
 import random
 import re
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import environment
 from knowledge.documents import Document, load_corpus
 from knowledge.embedding import Embedder
 from knowledge.evaluation import Question, load_questions
@@ -476,22 +474,6 @@ def profile_largest(
 # --- report ------------------------------------------------------------------------------------
 
 
-def engine_version() -> dict[str, Any]:
-    """The commit measured, and any uncommitted change to the engine (knowledge/) at run time."""
-
-    def git(*args: str) -> str:
-        try:
-            done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.SubprocessError):
-            return ""
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    return {
-        "commit": git("rev-parse", "HEAD") or "unknown",
-        "uncommitted_in_knowledge": git("status", "--porcelain", "--", "knowledge").splitlines(),
-    }
-
-
 def machine_info(embedder: Embedder) -> dict[str, Any]:
     import faiss
     import torch
@@ -502,19 +484,8 @@ def machine_info(embedder: Embedder) -> dict[str, Any]:
         except importlib.metadata.PackageNotFoundError:
             return "?"
 
-    cpu_model = ""
-    with contextlib.suppress(OSError, StopIteration):
-        cpu_model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
     return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cpu_model": cpu_model or platform.processor(),
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
+        **environment.machine_info(),
         "faiss": faiss.__version__,
         "bm25s": version("bm25s"),
         "numpy": np.__version__,
@@ -531,11 +502,11 @@ def machine_info(embedder: Embedder) -> dict[str, Any]:
 
 def markdown(report: dict[str, Any]) -> str:
     engine = report["engine"]
-    dirty = f", uncommitted changes in knowledge/: {len(engine['uncommitted_in_knowledge'])}"
+    dirty = f", uncommitted changes in knowledge/: {len(engine['uncommitted'])}"
     lines = [
         f"## Search benchmark {report['date']}",
         "",
-        f"Engine at commit {engine['commit'][:10]}{dirty if engine['uncommitted_in_knowledge'] else ''}; "
+        f"Engine at commit {engine['commit'][:10]}{dirty if engine['uncommitted'] else ''}; "
         f"{report['machine']['cpu_count']} CPUs ({report['machine']['cpu_model']}), Python {report['machine']['python']}, "
         f"faiss {report['machine']['faiss']}, bm25s {report['machine']['bm25s']}, torch threads "
         f"{report['machine']['torch_threads']}, faiss threads {report['machine']['faiss_omp_threads']}.",
@@ -667,7 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
         faiss.omp_set_num_threads(args.threads)
-    engine = engine_version()  # before the run: the code this process imported
+    engine = environment.engine_version("knowledge")  # before the run: the code this process imported
     settings = KnowledgeSettings()
     print(f"loading the model from {settings.embedding_model_path}", file=sys.stderr)
     embedder = TimedEmbedder(Embedder(settings.embedding_model_path))

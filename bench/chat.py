@@ -1,0 +1,847 @@
+"""Chat benchmark: latency, throughput, memory and cold start of the real stack, through the gateway.
+
+``python -m bench.chat [--quick] [--duration 60] [--think-duration 60]`` (``make bench``)
+
+It starts its own stack (``bench.local_stack``: ``scripts/stack.py run`` on free loopback ports with a
+fresh DATA_DIR and the model and index ``make prepare`` built), warms it, then measures, one phase at a
+time, with an asyncio httpx client against 127.0.0.1 only (every loop is bounded by a count or a
+deadline):
+
+* cold start: launch of ``stack.py run`` to the first ``/healthz`` 200, with a trained model;
+* baseline: a greeting answered by a rule (no custom action), straight to Rasa's REST channel (Rasa's
+  bare latency) and through the gateway ``POST /api/v1/chat``;
+* knowledge answers through the gateway, one session at a time, over a fixed list of 20 real trade
+  questions (10 English, 10 Chinese, from ``knowledge/eval/questions.yaml``): p50/p95/p99 and the
+  ratio of the p50 to the greeting p50;
+* 10 and 50 concurrent sessions, each sending the next question 2 s after its reply (think time);
+* a closed loop of 20 sessions with no think time: sustained messages/s and errors;
+* where the time goes: ``GET /api/v1/search`` on the gateway (search alone) and, on a second Rasa
+  started with its HTTP API on loopback for this purpose only, ``POST /model/parse`` (NLU alone) and
+  ``POST /conversations/{id}/execute`` of ``action_noop`` (a custom action that does nothing) against
+  ``utter_greet`` (no action server): the cost of one action-server round trip;
+* RSS of rasa, actions and gateway (each with its child processes) from the pid files the
+  supervisor writes under DATA_DIR/run/, idle after warm-up and after the load phases, and the total.
+
+An error is a reply that is not HTTP 200 with at least one message, or a request that failed or took
+longer than the client timeout. The load generator runs on the same machine as the stack and takes
+CPU from it; its own share, the stack's and other processes' are recorded per phase. Figures from a
+machine where other processes used the CPU are inflated: the summary says so.
+
+Results: a Markdown summary on stdout and in ``bench/results/chat-<date>.md``, every figure in
+``bench/results/chat-<date>.json``. It never asserts on a timed figure: the targets of issue 7 are
+shown as PASS/FAIL next to the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import yaml
+
+from bench.environment import engine_version, machine_info
+from bench.local_stack import APP_PYTHON, CHILDREN, REPO, LocalStack, StackError, free_port, start_stack
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+QUESTIONS = REPO / "knowledge" / "eval" / "questions.yaml"
+RASA = REPO / ".venv" / "rasa" / "bin" / "rasa"
+GREETING = "hello"
+QUESTIONS_PER_LANGUAGE = 10
+MESSAGES_PER_SESSION = 10  # a session is replaced after this many messages, so trackers stay realistic
+CLIENT_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 300.0
+THINK_TIME_S = 2.0
+
+TARGET_RATIO = 2.0
+TARGET_10_P50_MS, TARGET_10_P95_MS = 100.0, 250.0
+TARGET_50_P95_MS = 1000.0
+TARGET_THROUGHPUT = 25.0
+TARGET_MEMORY_MB = 2500.0
+TARGET_COLD_START_S = 60.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of each phase to run (the full run or ``--quick``)."""
+
+    warmup_rounds: int
+    baseline_samples: int
+    knowledge_rounds: int
+    think_duration_s: float
+    closed_duration_s: float
+    probe_samples: int
+
+
+FULL = Plan(
+    warmup_rounds=2,
+    baseline_samples=60,
+    knowledge_rounds=3,
+    think_duration_s=60,
+    closed_duration_s=60,
+    probe_samples=60,
+)
+QUICK = Plan(
+    warmup_rounds=1,
+    baseline_samples=20,
+    knowledge_rounds=1,
+    think_duration_s=15,
+    closed_duration_s=10,
+    probe_samples=20,
+)
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99/mean/max of millisecond samples, rounded for the report (the bench.search shape)."""
+    if not samples:
+        return {"n": 0}
+    values = np.asarray(samples, dtype=np.float64)
+    return {
+        "n": len(values),
+        "p50": round(float(np.percentile(values, 50)), 1),
+        "p95": round(float(np.percentile(values, 95)), 1),
+        "p99": round(float(np.percentile(values, 99)), 1),
+        "mean": round(float(values.mean()), 1),
+        "max": round(float(values.max()), 1),
+    }
+
+
+@dataclass
+class Sample:
+    ms: float
+    ok: bool
+    error: str = ""
+
+
+@dataclass
+class Samples:
+    items: list[Sample] = field(default_factory=list)
+
+    def add(self, sample: Sample) -> None:
+        self.items.append(sample)
+
+    def summary(self) -> dict[str, Any]:
+        errors: dict[str, int] = {}
+        for sample in self.items:
+            if not sample.ok:
+                errors[sample.error] = errors.get(sample.error, 0) + 1
+        return {
+            "latency_ms": percentiles([s.ms for s in self.items if s.ok]),
+            "messages": len(self.items),
+            "errors": sum(errors.values()),
+            "error_kinds": errors,
+        }
+
+
+# --- the machine ------------------------------------------------------------------------------
+
+
+def _process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants (from /proc), so forked workers count too."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def _status_kb(pid: int, key: str) -> int:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _cpu_seconds(pids: Iterable[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_cpu_seconds() -> float:
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def memory(stack: LocalStack) -> dict[str, Any]:
+    """RSS (and peak RSS, VmHWM) in MB of each child with its descendants, and the total."""
+    rows: dict[str, Any] = {}
+    for name in CHILDREN:
+        try:
+            tree = _process_tree(stack.pid(name))
+        except (OSError, ValueError):
+            rows[name] = {"rss_mb": None, "peak_rss_mb": None, "processes": 0}
+            continue
+        rows[name] = {
+            "rss_mb": round(sum(_status_kb(p, "VmRSS") for p in tree) / 1024, 1),
+            "peak_rss_mb": round(sum(_status_kb(p, "VmHWM") for p in tree) / 1024, 1),
+            "processes": len(tree),
+        }
+    rows["total_rss_mb"] = round(sum(r["rss_mb"] or 0 for r in rows.values() if isinstance(r, dict)), 1)
+    return rows
+
+
+class CpuMonitor:
+    """Who used the machine's CPUs during a phase: this load generator, the stack, everything else."""
+
+    def __init__(self, stack: LocalStack, *also: int) -> None:
+        self.stack = stack
+        self.cpus = len(os.sched_getaffinity(0))
+        # The stack's processes, and any other process of this benchmark (the probe Rasa).
+        self._pids = [pid for root in (stack.process.pid, *also) for pid in _process_tree(root)]
+        self._start = (time.perf_counter(), _busy_cpu_seconds(), _own_cpu(), _cpu_seconds(self._pids))
+
+    def stop(self) -> dict[str, float]:
+        wall, busy, own = time.perf_counter(), _busy_cpu_seconds(), _own_cpu()
+        stack_cpu = _cpu_seconds(self._pids) - self._start[3]
+        elapsed = max(wall - self._start[0], 1e-9)
+        own_cpu = own - self._start[2]
+        other = max(0.0, busy - self._start[1] - own_cpu - stack_cpu)
+        capacity = elapsed * self.cpus
+        return {
+            "wall_s": round(elapsed, 1),
+            "stack_cpu_share": round(stack_cpu / capacity, 3),
+            "load_generator_cpu_share": round(own_cpu / capacity, 3),
+            "other_processes_cpu_share": round(other / capacity, 3),
+            "loadavg_1min": round(os.getloadavg()[0], 2),
+        }
+
+
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+# --- the questions -----------------------------------------------------------------------------
+
+
+def fixed_questions() -> list[dict[str, str]]:
+    """10 English and 10 Chinese answerable questions, spread evenly over the evaluation set."""
+    data = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))
+    chosen: list[dict[str, str]] = []
+    for lang in ("en", "zh"):
+        pool = sorted((q for q in data["questions"] if q["lang"] == lang and q.get("expected")), key=lambda q: q["id"])
+        step = max(1, len(pool) // QUESTIONS_PER_LANGUAGE)
+        chosen += [{"id": q["id"], "q": q["q"], "lang": lang} for q in pool[::step][:QUESTIONS_PER_LANGUAGE]]
+    # Interleave the languages, so every phase sees both.
+    english, chinese = chosen[:QUESTIONS_PER_LANGUAGE], chosen[QUESTIONS_PER_LANGUAGE:]
+    return [q for pair in zip(english, chinese, strict=False) for q in pair]
+
+
+# --- the client --------------------------------------------------------------------------------
+
+
+class Session:
+    """One simulated trader: a session id, replaced every ``MESSAGES_PER_SESSION`` messages."""
+
+    def __init__(self) -> None:
+        self.session_id = secrets.token_urlsafe(18)
+        self.sent = 0
+
+    def next_id(self) -> str:
+        if self.sent >= MESSAGES_PER_SESSION:
+            self.session_id, self.sent = secrets.token_urlsafe(18), 0
+        self.sent += 1
+        return self.session_id
+
+
+async def chat(client: httpx.AsyncClient, message: str, session: Session) -> Sample:
+    """One ``POST /api/v1/chat``; ok when it is a 200 with at least one message."""
+    started = time.perf_counter()
+    try:
+        response = await client.post("/api/v1/chat", json={"message": message, "session_id": session.next_id()})
+    except httpx.TimeoutException:
+        return Sample((time.perf_counter() - started) * 1000, False, "timeout")
+    except httpx.HTTPError as exc:
+        return Sample((time.perf_counter() - started) * 1000, False, type(exc).__name__)
+    ms = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        code = ""
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            code = " " + str(response.json()["error"]["code"])
+        return Sample(ms, False, f"HTTP {response.status_code}{code}")
+    if not response.json().get("messages"):
+        return Sample(ms, False, "empty reply")
+    return Sample(ms, True)
+
+
+async def timed_post(client: httpx.AsyncClient, url: str, **kwargs: Any) -> Sample:
+    started = time.perf_counter()
+    try:
+        response = await client.post(url, **kwargs)
+    except httpx.HTTPError as exc:
+        return Sample((time.perf_counter() - started) * 1000, False, type(exc).__name__)
+    ms = (time.perf_counter() - started) * 1000
+    return Sample(
+        ms, response.status_code == 200, "" if response.status_code == 200 else f"HTTP {response.status_code}"
+    )
+
+
+async def sequential_chat(client: httpx.AsyncClient, messages: Sequence[str]) -> Samples:
+    samples, session = Samples(), Session()
+    for message in messages:
+        samples.add(await chat(client, message, session))
+    return samples
+
+
+async def bare_rasa_greetings(client: httpx.AsyncClient, rasa_url: str, count: int) -> Samples:
+    """The greeting straight to Rasa's REST channel: no gateway, no action server."""
+    samples, session = Samples(), Session()
+    for _ in range(count):
+        body = {"sender": f"bench:{session.next_id()}", "message": GREETING, "metadata": {"channel": "web"}}
+        samples.add(await timed_post(client, f"{rasa_url}/webhooks/rest/webhook", json=body))
+    return samples
+
+
+async def searches(client: httpx.AsyncClient, questions: Sequence[dict[str, str]], rounds: int) -> Samples:
+    samples = Samples()
+    for _ in range(rounds):
+        for question in questions:
+            started = time.perf_counter()
+            try:
+                response = await client.get("/api/v1/search", params={"q": question["q"], "lang": question["lang"]})
+                ok, error = response.status_code == 200, f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                ok, error = False, type(exc).__name__
+            samples.add(Sample((time.perf_counter() - started) * 1000, ok, "" if ok else error))
+    return samples
+
+
+async def concurrent_sessions(
+    client: httpx.AsyncClient, questions: Sequence[str], sessions: int, think_s: float, duration_s: float, seed: int
+) -> dict[str, Any]:
+    """``sessions`` traders, each sending the next question ``think_s`` after its reply, for ``duration_s``.
+
+    With no think time this is the closed loop: every session sends again as soon as it has its reply.
+    Start times are spread over one think time (or 0.5 s), so the sessions do not all arrive at once.
+    """
+    samples = Samples()
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    deadline = started + duration_s
+    finished_at: list[float] = []
+
+    async def trader(offset: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        session, turn = Session(), offset
+        while time.perf_counter() < deadline:
+            samples.add(await chat(client, questions[turn % len(questions)], session))
+            finished_at.append(time.perf_counter())
+            turn += 1
+            if think_s:
+                await asyncio.sleep(min(think_s, max(0.0, deadline - time.perf_counter())))
+
+    spread = think_s or 0.5
+    await asyncio.gather(*(trader(i * 7, rng.uniform(0, spread)) for i in range(sessions)))
+    elapsed = time.perf_counter() - started
+    in_window = [t for t in finished_at if t <= deadline]
+    result = samples.summary()
+    result.update(
+        sessions=sessions,
+        think_time_s=think_s,
+        duration_s=round(duration_s, 1),
+        elapsed_s=round(elapsed, 1),
+        # Replies completed within the window, per second of the window.
+        throughput_msg_s=round(len(in_window) / duration_s, 2),
+        ok_throughput_msg_s=round(sum(1 for s in samples.items if s.ok) / elapsed, 2),
+    )
+    return result
+
+
+# --- the probe Rasa (HTTP API, for NLU-only and action-only timings) ----------------------------
+
+
+class ProbeRasa:
+    """A second Rasa on the same model with its HTTP API on, against the stack's action server.
+
+    The stack's own Rasa runs without ``--enable-api`` (its API could rewrite any conversation), so
+    the parse and execute endpoints are measured here, on a separate tracker database, with a random
+    token; it is stopped before the report.
+    """
+
+    def __init__(self, stack: LocalStack, data_dir: Path) -> None:
+        self.port = free_port()
+        self.token = secrets.token_urlsafe(24)
+        self.url = f"http://127.0.0.1:{self.port}"
+        model = subprocess.run(
+            [str(APP_PYTHON), str(REPO / "scripts" / "stack.py"), "model-path"],
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        env = {
+            **stack.env,
+            "PYTHONPATH": os.pathsep.join([str(REPO / "assistant"), str(REPO)]),
+            "ACTION_ENDPOINT_URL": f"{stack.actions_url}/webhook",
+            "RASA_TRACKER_DB": str(data_dir / "probe-conversations.sqlite"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log = data_dir / "logs" / "probe-rasa.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as handle:
+            self.process = subprocess.Popen(
+                [
+                    str(RASA),
+                    "run",
+                    "--enable-api",
+                    "--auth-token",
+                    self.token,
+                    "--model",
+                    model,
+                    "--endpoints",
+                    str(REPO / "assistant" / "endpoints.yml"),
+                    "--interface",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=data_dir,
+                env=env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    async def wait_ready(self, client: httpx.AsyncClient, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise StackError(f"the probe Rasa exited with {self.process.returncode}; see {self.log}")
+            with contextlib.suppress(httpx.HTTPError):
+                response = await client.get(f"{self.url}/status", params={"token": self.token})
+                if response.status_code == 200 and response.json().get("model_id"):
+                    return
+            await asyncio.sleep(0.5)
+        raise StackError(f"the probe Rasa was not ready after {timeout:.0f}s; see {self.log}")
+
+    async def parse(self, client: httpx.AsyncClient, questions: Sequence[dict[str, str]], rounds: int) -> Samples:
+        samples = Samples()
+        for _ in range(rounds):
+            for question in questions:
+                samples.add(
+                    await timed_post(
+                        client, f"{self.url}/model/parse", params={"token": self.token}, json={"text": question["q"]}
+                    )
+                )
+        return samples
+
+    async def execute(self, client: httpx.AsyncClient, action: str, count: int) -> Samples:
+        """``count`` timed executes of ``action``; a new conversation (created untimed) every few."""
+        samples, session = Samples(), Session()
+        params = {"token": self.token, "include_events": "NONE"}
+        for _ in range(count):
+            fresh = session.sent in (0, MESSAGES_PER_SESSION)
+            conversation = f"{self.url}/conversations/bench-{session.next_id()}"
+            if fresh:  # the execute endpoint needs an existing conversation
+                language = {"event": "slot", "name": "language", "value": "en"}
+                await client.post(f"{conversation}/tracker/events", params=params, json=language)
+            samples.add(await timed_post(client, f"{conversation}/execute", params=params, json={"name": action}))
+        return samples
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait(10)
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+async def measure(stack: LocalStack, plan: Plan, seed: int, skip_probe: bool) -> dict[str, Any]:
+    questions = fixed_questions()
+    texts = [q["q"] for q in questions]
+    report: dict[str, Any] = {"questions": [q["id"] for q in questions], "phases": {}, "cpu": {}}
+    phases, cpu = report["phases"], report["cpu"]
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=stack.url, timeout=CLIENT_TIMEOUT_S, limits=limits) as client:
+        say("warming up")
+        for _ in range(plan.warmup_rounds):
+            await sequential_chat(client, [GREETING] * 3 + texts)
+            await searches(client, questions, 1)
+            await bare_rasa_greetings(client, stack.rasa_url, 3)
+        report["memory_idle"] = memory(stack)
+
+        def phase(name: str, *also: int) -> CpuMonitor:
+            say(name)
+            return CpuMonitor(stack, *also)
+
+        monitor = phase("baseline: greeting straight to Rasa")
+        phases["greeting_bare_rasa"] = (
+            await bare_rasa_greetings(client, stack.rasa_url, plan.baseline_samples)
+        ).summary()
+        cpu["greeting_bare_rasa"] = monitor.stop()
+
+        monitor = phase("baseline: greeting through the gateway")
+        phases["greeting_gateway"] = (await sequential_chat(client, [GREETING] * plan.baseline_samples)).summary()
+        cpu["greeting_gateway"] = monitor.stop()
+
+        monitor = phase("knowledge answers, one session at a time")
+        phases["knowledge_sequential"] = (await sequential_chat(client, texts * plan.knowledge_rounds)).summary()
+        cpu["knowledge_sequential"] = monitor.stop()
+
+        monitor = phase("search alone (GET /api/v1/search)")
+        phases["search_gateway"] = (await searches(client, questions, plan.knowledge_rounds)).summary()
+        cpu["search_gateway"] = monitor.stop()
+
+        for sessions in (10, 50):
+            name = f"sessions_{sessions}_think_{THINK_TIME_S:g}s"
+            monitor = phase(f"{sessions} sessions, {THINK_TIME_S:g} s think time, {plan.think_duration_s:g} s")
+            phases[name] = await concurrent_sessions(
+                client, texts, sessions, THINK_TIME_S, plan.think_duration_s, seed + sessions
+            )
+            cpu[name] = monitor.stop()
+
+        monitor = phase(f"closed loop: 20 sessions, no think time, {plan.closed_duration_s:g} s")
+        phases["closed_loop_20"] = await concurrent_sessions(client, texts, 20, 0.0, plan.closed_duration_s, seed)
+        cpu["closed_loop_20"] = monitor.stop()
+        report["memory_after_load"] = memory(stack)
+
+        if skip_probe:
+            report["probe"] = {"skipped": "--skip-probe"}
+            return report
+        say("starting a second Rasa with its HTTP API (NLU parse and action_noop timings)")
+        probe = ProbeRasa(stack, stack.data_dir)
+        try:
+            await probe.wait_ready(client, START_TIMEOUT_S)
+            await probe.parse(client, questions, 1)
+            await probe.execute(client, "action_noop", 5)
+            await probe.execute(client, "utter_greet", 5)
+            monitor = phase("NLU parse alone (POST /model/parse)", probe.process.pid)
+            phases["nlu_parse"] = (
+                await probe.parse(client, questions, max(1, plan.probe_samples // len(questions)))
+            ).summary()
+            cpu["nlu_parse"] = monitor.stop()
+            for action in ("utter_greet", "action_noop"):
+                monitor = phase(f"POST /conversations/{{id}}/execute {action}", probe.process.pid)
+                phases[f"execute_{action}"] = (await probe.execute(client, action, plan.probe_samples)).summary()
+                cpu[f"execute_{action}"] = monitor.stop()
+            report["probe"] = {"log": str(probe.log)}
+        except StackError as exc:
+            report["probe"] = {"failed": str(exc)}
+        finally:
+            probe.stop()
+    return report
+
+
+def say(message: str) -> None:
+    print(f"[bench.chat] {message}", file=sys.stderr, flush=True)
+
+
+def _p(phase: dict[str, Any] | None, key: str) -> float | None:
+    if not phase:
+        return None
+    value = phase.get("latency_ms", {}).get(key)
+    return float(value) if value is not None else None
+
+
+def targets(report: dict[str, Any]) -> list[dict[str, str]]:
+    phases = report["phases"]
+    rows: list[dict[str, str]] = []
+
+    def add(name: str, measured: str, passed: bool | None) -> None:
+        rows.append(
+            {
+                "name": name,
+                "measured": measured,
+                "result": "NOT MEASURED" if passed is None else ("PASS" if passed else "FAIL"),
+            }
+        )
+
+    knowledge, bare = _p(phases.get("knowledge_sequential"), "p50"), _p(phases.get("greeting_bare_rasa"), "p50")
+    if knowledge and bare:
+        ratio = knowledge / bare
+        add(
+            f"knowledge-answer p50 <= {TARGET_RATIO:g}x bare-greeting p50 (one session at a time)",
+            f"{knowledge:.0f} ms / {bare:.0f} ms = {ratio:.1f}x",
+            ratio <= TARGET_RATIO,
+        )
+    ten = phases.get(f"sessions_10_think_{THINK_TIME_S:g}s")
+    if ten:
+        p50, p95 = _p(ten, "p50"), _p(ten, "p95")
+        add(
+            f"10 sessions, 2 s think: p50 <= {TARGET_10_P50_MS:g} ms, p95 <= {TARGET_10_P95_MS:g} ms, zero errors",
+            f"p50 {p50} ms, p95 {p95} ms, {ten['errors']} errors of {ten['messages']}",
+            p50 is not None
+            and p95 is not None
+            and p50 <= TARGET_10_P50_MS
+            and p95 <= TARGET_10_P95_MS
+            and ten["errors"] == 0,
+        )
+    fifty = phases.get(f"sessions_50_think_{THINK_TIME_S:g}s")
+    if fifty:
+        p95 = _p(fifty, "p95")
+        add(
+            f"50 sessions, 2 s think: p95 <= {TARGET_50_P95_MS:g} ms",
+            f"p95 {p95} ms, {fifty['errors']} errors of {fifty['messages']}",
+            p95 is not None and p95 <= TARGET_50_P95_MS,
+        )
+    closed = phases.get("closed_loop_20")
+    if closed:
+        add(
+            f"closed loop, 20 sessions: >= {TARGET_THROUGHPUT:g} msg/s with zero errors",
+            f"{closed['throughput_msg_s']} msg/s over {closed['duration_s']} s, {closed['errors']} errors",
+            closed["throughput_msg_s"] >= TARGET_THROUGHPUT and closed["errors"] == 0,
+        )
+    total = report.get("memory_after_load", {}).get("total_rss_mb")
+    if total is not None:
+        add(
+            f"memory, total RSS <= {TARGET_MEMORY_MB:g} MB (the issue's target is at 50k passages)",
+            f"{total:.0f} MB at {report.get('index_passages', '?')} passages",
+            total <= TARGET_MEMORY_MB,
+        )
+    cold = report.get("cold_start_s")
+    if cold is not None:
+        add(f"cold start to healthy <= {TARGET_COLD_START_S:g} s", f"{cold:.1f} s", cold <= TARGET_COLD_START_S)
+    return rows
+
+
+def where_time_goes(report: dict[str, Any]) -> list[str]:
+    phases = report["phases"]
+    knowledge = _p(phases.get("knowledge_sequential"), "p50")
+    greeting = _p(phases.get("greeting_gateway"), "p50")
+    bare = _p(phases.get("greeting_bare_rasa"), "p50")
+    search = _p(phases.get("search_gateway"), "p50")
+    parse = _p(phases.get("nlu_parse"), "p50")
+    utter = _p(phases.get("execute_utter_greet"), "p50")
+    noop = _p(phases.get("execute_action_noop"), "p50")
+    lines = []
+    if bare is not None and greeting is not None:
+        lines.append(
+            f"gateway on top of Rasa (greeting through the gateway - straight to Rasa): {greeting - bare:+.0f} ms"
+        )
+    if parse is not None:
+        lines.append(f"NLU parse alone (POST /model/parse, the 20 questions): p50 {parse:.0f} ms")
+    if noop is not None and utter is not None:
+        lines.append(
+            f"one action-server round trip (execute action_noop - execute utter_greet): {noop - utter:+.0f} ms "
+            f"(p50 {noop:.0f} vs {utter:.0f} ms)"
+        )
+    if search is not None:
+        lines.append(f"search alone (GET /api/v1/search on the gateway, HTTP included): p50 {search:.0f} ms")
+    if knowledge is not None and greeting is not None:
+        lines.append(
+            f"knowledge answer - greeting, both through the gateway (action + search + answer building): {knowledge - greeting:+.0f} ms"
+        )
+    return lines
+
+
+def fmt(phase: dict[str, Any] | None) -> str:
+    if not phase or not phase.get("latency_ms", {}).get("n"):
+        return "| - | - | - | - | - |"
+    lat = phase["latency_ms"]
+    return f"| {lat['n']} | {lat['p50']:.0f} | {lat['p95']:.0f} | {lat['p99']:.0f} | {phase['errors']} |"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    phases = report["phases"]
+    bare = _p(phases.get("greeting_bare_rasa"), "p50") or float("nan")
+    lines = [
+        f"# Chat benchmark, {report['date']}",
+        "",
+        f"Command: `{report['command']}`. Commit `{report['engine']['commit'][:12]}`"
+        + (" with uncommitted changes" if report["engine"]["uncommitted"] else "")
+        + f"; {report['machine']['cpus_usable']} CPUs ({report['machine']['cpu_model']}); "
+        f"index of {report.get('index_passages', '?')} passages. Load generator on the same machine, 127.0.0.1 only.",
+        "",
+        "| phase | n | p50 ms | p95 ms | p99 ms | errors | p50 / bare greeting | other processes' CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    labels = {
+        "greeting_bare_rasa": "greeting (rule), straight to Rasa REST - the baseline",
+        "greeting_gateway": "greeting (rule), through the gateway",
+        "execute_utter_greet": "Rasa execute utter_greet (no action server)",
+        "execute_action_noop": "Rasa execute action_noop (custom action that does nothing)",
+        "nlu_parse": "NLU parse alone (POST /model/parse)",
+        "search_gateway": "search alone (GET /api/v1/search)",
+        "knowledge_sequential": "knowledge answer, one session at a time",
+        f"sessions_10_think_{THINK_TIME_S:g}s": "10 sessions, 2 s think time",
+        f"sessions_50_think_{THINK_TIME_S:g}s": "50 sessions, 2 s think time",
+        "closed_loop_20": "closed loop, 20 sessions, no think time",
+    }
+    for key, label in labels.items():
+        phase = phases.get(key)
+        if phase is None:
+            continue
+        p50 = _p(phase, "p50")
+        ratio = f"{p50 / bare:.1f}x" if p50 is not None and bare == bare else "-"
+        other = report["cpu"].get(key, {}).get("other_processes_cpu_share")
+        lines.append(f"| {label} {fmt(phase)} {ratio} | {'' if other is None else f'{other:.0%}'} |")
+    lines += [
+        "",
+        "| load phase | offered | sustained msg/s | errors | error kinds | stack CPU | generator CPU |",
+        "|---|---|---:|---:|---|---:|---:|",
+    ]
+    for key in (f"sessions_10_think_{THINK_TIME_S:g}s", f"sessions_50_think_{THINK_TIME_S:g}s", "closed_loop_20"):
+        phase = phases.get(key)
+        if phase is None:
+            continue
+        offered = f"{phase['sessions']} sessions, {phase['think_time_s']:g} s think, {phase['duration_s']:g} s"
+        c = report["cpu"].get(key, {})
+        kinds = ", ".join(f"{k}: {v}" for k, v in phase["error_kinds"].items()) or "-"
+        lines.append(
+            f"| {labels[key]} | {offered} | {phase['throughput_msg_s']} | {phase['errors']} | {kinds} "
+            f"| {c.get('stack_cpu_share', 0):.0%} | {c.get('load_generator_cpu_share', 0):.0%} |"
+        )
+    lines += [
+        "",
+        "Memory (RSS MB, each process with its children; peak = VmHWM):",
+        "",
+        "| process | idle after warm-up | after load | peak |",
+        "|---|---:|---:|---:|",
+    ]
+    idle, after = report.get("memory_idle", {}), report.get("memory_after_load", {})
+    for name in CHILDREN:
+        i, a = idle.get(name, {}), after.get(name, {})
+        lines.append(f"| {name} | {i.get('rss_mb')} | {a.get('rss_mb')} | {a.get('peak_rss_mb')} |")
+    lines.append(f"| total | {idle.get('total_rss_mb')} | {after.get('total_rss_mb')} | |")
+    lines += [
+        "",
+        f"Cold start (launch of `scripts/stack.py run` to `/healthz` 200, trained model): {report.get('cold_start_s')} s",
+        "",
+    ]
+    lines += ["Where the time goes (p50s of this run):", ""] + [f"- {line}" for line in where_time_goes(report)]
+    lines += ["", "Targets (issue 7):", ""] + [
+        f"- {t['name']}: {t['measured']} -> **{t['result']}**" for t in report["targets"]
+    ]
+    lines += ["", "Notes:", ""] + [f"- {note}" for note in report["notes"]]
+    lines += ["", f"Total run time: {report['run_seconds']:.0f} s. Results: {report['output']}"]
+    return "\n".join(lines)
+
+
+def index_passages(stack: LocalStack) -> int | None:
+    with contextlib.suppress(httpx.HTTPError, KeyError, ValueError, IndexError):
+        component = httpx.get(f"{stack.url}/healthz", timeout=5).json()["components"]["index"]
+        return int("".join(ch for ch in component.split("(")[1].split()[0] if ch.isdigit()))
+    return None
+
+
+def notes(report: dict[str, Any]) -> list[str]:
+    result = [
+        "Latencies are client-side wall time of the HTTP request (httpx, keep-alive), on 127.0.0.1.",
+        f"A session is replaced after {MESSAGES_PER_SESSION} messages; the knowledge phases cycle through "
+        f"{len(report['questions'])} questions (10 EN, 10 ZH) from knowledge/eval/questions.yaml.",
+        "Throughput = replies completed inside the window / window length; errors = non-200, empty reply, "
+        f"transport error or no reply within {CLIENT_TIMEOUT_S:g} s (the gateway itself gives up on Rasa after "
+        "RASA_TIMEOUT_SECONDS and answers 503).",
+        "The NLU-parse and execute figures come from a second Rasa on the same model with its HTTP API "
+        "(the stack's Rasa keeps it off); it is started after the load phases and not counted in the memory.",
+        "The load generator shares the CPUs with the stack (its share is in the load table).",
+    ]
+    contended = [
+        f"{name} ({c['other_processes_cpu_share']:.0%})"
+        for name, c in report["cpu"].items()
+        if c["other_processes_cpu_share"] > 0.05
+    ]
+    if contended:
+        result.append(
+            "WARNING: processes other than the stack and the load generator used more than 5% of the CPUs during "
+            + ", ".join(contended)
+            + ": those figures are inflated by contention (rerun on a quiet machine)."
+        )
+    else:
+        result.append("processes other than the stack and the load generator used under 5% of the CPUs in every phase")
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.chat", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short phases (a smoke run while developing)")
+    parser.add_argument("--duration", type=float, help="closed-loop seconds (default 60; 10 with --quick)")
+    parser.add_argument(
+        "--think-duration", type=float, help="seconds of each think-time phase (default 60; 15 with --quick)"
+    )
+    parser.add_argument("--skip-probe", action="store_true", help="do not start the second Rasa (no NLU/action split)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep-data", action="store_true", help="keep the bench DATA_DIR (logs) after the run")
+    parser.add_argument("--output", type=Path, help="JSON path (default bench/results/chat-<date>.json)")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    overrides: dict[str, Any] = {}
+    if args.duration is not None:
+        overrides["closed_duration_s"] = args.duration
+    if args.think_duration is not None:
+        overrides["think_duration_s"] = args.think_duration
+    if overrides:
+        plan = Plan(**{**plan.__dict__, **overrides})
+    run_started = time.perf_counter()
+    today = dt.date.today()
+    output: Path = args.output or RESULTS_DIR / f"chat-{today.isoformat()}.json"
+    engine = engine_version()
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-chat-"))
+    say(f"starting the stack in {data_dir}")
+    stack = start_stack(data_dir)
+    try:
+        stack.wait_healthy(START_TIMEOUT_S)
+        cold_start = time.monotonic() - stack.launched_at
+        say(f"healthy after {cold_start:.1f} s")
+        report = asyncio.run(measure(stack, plan, args.seed, args.skip_probe))
+        report["index_passages"] = index_passages(stack)
+    finally:
+        code = stack.stop()
+        if args.keep_data:
+            say(f"data and logs kept in {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    report = {
+        "date": today.isoformat(),
+        "command": "python -m bench.chat" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
+        "config": {**plan.__dict__, "quick": args.quick, "think_time_s": THINK_TIME_S, "seed": args.seed},
+        "engine": engine,
+        "machine": {**machine_info(), "httpx": httpx.__version__},
+        "cold_start_s": round(cold_start, 1),
+        "stack_exit_code": code,
+        **report,
+    }
+    report["targets"] = targets(report)
+    report["notes"] = notes(report)
+    report["output"] = str(output.relative_to(REPO) if output.is_relative_to(REPO) else output)
+    report["run_seconds"] = round(time.perf_counter() - run_started, 1)
+    summary = markdown(report)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    output.with_suffix(".md").write_text(summary + "\n", encoding="utf-8")
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
