@@ -13,6 +13,7 @@ from the previous question, which the action keeps in the ``last_question`` slot
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -250,4 +251,30 @@ class ActionAnswerQuestion(Action):
         reply = compose_answer(preferred, lang, ask_if_ambiguous=preferred is result)
         dispatcher.utter_message(**reply)
         cited = [c["doc_id"] for c in reply["json_message"]["citations"]]
+        log_question(tracker.sender_id, lang, question, result, cited)
         return [SlotSet("last_question", question), SlotSet("last_doc_ids", cited)]
+
+
+_pending_logs: set[asyncio.Task[None]] = set()
+
+
+def log_question(sender_id: str, lang: str, question: str, result: SearchResult, cited: list[str]) -> None:
+    """Record the question for the console (dashboard, questions queue) without delaying the reply."""
+
+    async def write() -> None:
+        try:
+            await asyncio.to_thread(
+                knowledge_base.store().log_question,
+                sender_id=sender_id,
+                lang=lang,
+                question=question,
+                answered=result.answered,
+                doc_ids=cited,
+                top_score=result.hits[0].score if result.hits else None,
+            )
+        except Exception:
+            logger.exception("could not log the question %r", question[:80])
+
+    task = asyncio.get_running_loop().create_task(write())
+    _pending_logs.add(task)  # a reference, so the task is not collected before it runs
+    task.add_done_callback(_pending_logs.discard)

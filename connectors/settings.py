@@ -60,6 +60,9 @@ class GatewaySettings(KnowledgeSettings):
     jwt_secret: str = ""
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     login_attempts_per_minute: int = Field(default=5, ge=1, le=100)
+    # Rasa's tracker store, read by the console's conversations page. Empty: the default profile's
+    # SQLite file (the scale profile's services set it to their PostgreSQL database).
+    tracker_database_url: str = ""
 
     @field_validator("telegram_staff_chat_id", mode="before")
     @classmethod
@@ -93,6 +96,10 @@ class GatewaySettings(KnowledgeSettings):
         if self.profile == "default":
             return [self.rasa_port]
         return self.rasa_replica_ports or [self.rasa_port, self.rasa_port + 1]
+
+    @property
+    def tracker_url(self) -> str:
+        return self.tracker_database_url or f"sqlite:///{(self.data_dir / 'conversations.sqlite').resolve()}"
 
     @property
     def rasa_urls(self) -> list[str]:

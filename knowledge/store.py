@@ -9,7 +9,10 @@ It holds what staff read in the console and what must survive a restart:
   detecting the language of each message;
 - ``document`` and ``document_version``: the knowledge documents staff edit, each change a new
   version (who, when, what), retiring instead of deleting; seeded from the reviewed corpus files;
-- ``staff_user``: console accounts with argon2 password hashes and a role.
+- ``staff_user``: console accounts with argon2 password hashes and a role;
+- ``question_log``: every question the answer action searched for, whether it was answered and
+  from which documents (the console's dashboard and questions queue);
+- ``audit_event``: who did what in the console (documents, accounts, tickets, sign-ins).
 
 SQLite under ``DATA_DIR`` by default (WAL mode, so the gateway and the action server can both
 write), PostgreSQL for the scale-out profile: the URL is the ``database_url`` setting. The action
@@ -21,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,6 +141,46 @@ class StaffUser(Base):
 
 
 ROLES = ("admin", "editor", "viewer")
+
+
+class QuestionLog(Base):
+    """A question the answer action searched for, and what came of it."""
+
+    __tablename__ = "question_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    sender_id: Mapped[str] = mapped_column(String(160), index=True)
+    lang: Mapped[str] = mapped_column(String(8))
+    question: Mapped[str] = mapped_column(Text)
+    answered: Mapped[bool] = mapped_column(default=False, index=True)
+    doc_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    top_score: Mapped[float | None] = mapped_column(nullable=True)
+
+
+class AuditEvent(Base):
+    """One staff action: ``actor`` did ``action`` to ``target`` (details in ``detail``)."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    actor: Mapped[str] = mapped_column(String(160), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The console dashboard's figures."""
+
+    questions_today: int
+    questions_week: int
+    answered_share_week: float | None
+    thumbs_up_week: int
+    thumbs_down_week: int
+    open_tickets: int
 
 
 class VersionConflict(Exception):
@@ -419,6 +463,107 @@ class Store:
             user = session.get(StaffUser, username)
             if user is not None:
                 user.password_hash = password_hash
+
+    def users(self) -> list[StaffUser]:
+        with self.session() as session:
+            return list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
+
+    def update_user(
+        self, username: str, *, role: str | None = None, active: bool | None = None, password_hash: str | None = None
+    ) -> StaffUser:
+        """Change an account; refuses to leave the console without an active admin."""
+        if role is not None and role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+        with self.session() as session:
+            user = session.get(StaffUser, username, with_for_update=True)
+            if user is None:
+                raise KeyError(username)
+            demoted = user.role == "admin" and user.active and (role not in (None, "admin") or active is False)
+            if demoted:
+                admins = session.scalar(
+                    select(func.count()).select_from(StaffUser).where(StaffUser.role == "admin", StaffUser.active)
+                )
+                if int(admins or 0) <= 1:
+                    raise ValueError("this is the last active admin: make another admin first")
+            if role is not None:
+                user.role = role
+            if active is not None:
+                user.active = active
+            if password_hash is not None:
+                user.password_hash = password_hash
+            return user
+
+    # --- questions and the dashboard --------------------------------------------------------
+
+    def log_question(
+        self,
+        *,
+        sender_id: str,
+        lang: str,
+        question: str,
+        answered: bool,
+        doc_ids: Sequence[str],
+        top_score: float | None,
+    ) -> QuestionLog:
+        row = QuestionLog(
+            sender_id=sender_id,
+            lang=lang,
+            question=question[:2000],
+            answered=answered,
+            doc_ids=list(doc_ids),
+            top_score=top_score,
+        )
+        with self.session() as session:
+            session.add(row)
+        return row
+
+    def questions(
+        self, *, answered: bool | None = None, since: dt.datetime | None = None, limit: int = 500
+    ) -> list[QuestionLog]:
+        query = select(QuestionLog).order_by(QuestionLog.id.desc()).limit(limit)
+        if answered is not None:
+            query = query.where(QuestionLog.answered == answered)
+        if since is not None:
+            query = query.where(QuestionLog.created_at >= since)
+        with self.session() as session:
+            return list(session.scalars(query))
+
+    def stats(self, now: dt.datetime | None = None) -> Stats:
+        now = now or _now()
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        week = now - dt.timedelta(days=7)
+
+        def count(model: Any, *where: Any) -> int:
+            with self.session() as session:
+                return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+        asked_week = count(QuestionLog, QuestionLog.created_at >= week)
+        answered_week = count(QuestionLog, QuestionLog.created_at >= week, QuestionLog.answered)
+        return Stats(
+            questions_today=count(QuestionLog, QuestionLog.created_at >= today),
+            questions_week=asked_week,
+            answered_share_week=answered_week / asked_week if asked_week else None,
+            thumbs_up_week=count(Feedback, Feedback.created_at >= week, Feedback.rating == "good"),
+            thumbs_down_week=count(Feedback, Feedback.created_at >= week, Feedback.rating == "bad"),
+            open_tickets=count(HandoffTicket, HandoffTicket.status == "open"),
+        )
+
+    # --- audit ------------------------------------------------------------------------------
+
+    def audit(self, actor: str, action: str, target: str = "", **detail: Any) -> None:
+        with self.session() as session:
+            session.add(AuditEvent(actor=actor, action=action, target=target[:200], detail=detail))
+
+    def audit_events(
+        self, *, actor: str | None = None, action: str | None = None, limit: int = 200
+    ) -> list[AuditEvent]:
+        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+        if actor is not None:
+            query = query.where(AuditEvent.actor == actor)
+        if action is not None:
+            query = query.where(AuditEvent.action == action)
+        with self.session() as session:
+            return list(session.scalars(query))
 
     # --- language preference ----------------------------------------------------------------
 

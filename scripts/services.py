@@ -60,6 +60,7 @@ class Services:
             "REDIS_PORT": str(self.redis_port),
             "REDIS_PASSWORD": self.redis_password,
             "DATABASE_URL": self.database_url("assistant"),
+            "TRACKER_DATABASE_URL": self.database_url("rasa"),
         }
 
 

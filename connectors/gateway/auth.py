@@ -4,11 +4,18 @@ Roles are ordered: ``viewer`` reads and hit-tests, ``editor`` also changes knowl
 manages accounts and settings. ``require(role)`` is the dependency every admin route declares; it
 answers 401 without a valid token and 403 when the role is too low. Failed logins are limited per
 username and client address (``login_attempts_per_minute``), so passwords cannot be guessed at speed.
+
+The console's pages send the same token in an HttpOnly, SameSite=Strict cookie (``SESSION_COOKIE``)
+instead of a header. A request authenticated by that cookie that changes something must also send
+``X-CSRF-Token``: an HMAC of the session token that the page reads from its own markup, which another
+site can neither read nor compute.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import os
 import secrets
 import threading
@@ -29,6 +36,9 @@ from connectors.settings import GatewaySettings
 from knowledge.store import ROLES, StaffUser, Store
 
 ALGORITHM = "HS256"
+SESSION_COOKIE = "zta_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # viewer 0, editor 1, admin 2
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "admin", "password"}
 hasher = PasswordHash.recommended()  # argon2id
@@ -91,7 +101,19 @@ class LoginLimiter:
                 self._failures.clear()
 
 
-async def current_user(state: StateDep, token: Annotated[str | None, Depends(oauth2)]) -> StaffUser:
+def csrf_token(session_token: str, secret: str) -> str:
+    """The CSRF token that goes with a console session (bound to it, so it dies with it)."""
+    return hmac.new(secret.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
+
+
+async def current_user(request: Request, state: StateDep, bearer: Annotated[str | None, Depends(oauth2)]) -> StaffUser:
+    token = bearer
+    if not token and (cookie := request.cookies.get(SESSION_COOKIE)):
+        token = cookie
+        if request.method not in _SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent, csrf_token(cookie, state.jwt_secret)):
+                raise ApiError(403, "csrf_failed", "The form is out of date: reload the page and try again.")
     unauthorized = ApiError(
         401,
         "not_authenticated",

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from connectors.gateway.errors import install_error_handlers
-from connectors.gateway.routes import admin, chat, health, search, telegram, widget
+from connectors.gateway.routes import admin, chat, console, health, search, staff, telegram, widget
 from connectors.gateway.state import GatewayState
 from connectors.settings import GatewaySettings
 from connectors.telegram import TelegramChannel
@@ -55,5 +55,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(admin.auth_router)
     app.include_router(admin.router)
+    app.include_router(staff.router)
+    app.include_router(console.router)
     logging.getLogger("connectors").setLevel(logging.INFO)
     return app

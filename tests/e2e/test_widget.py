@@ -5,29 +5,15 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import E2E_ADMIN, REPO, Stack
+from tests.e2e.conftest import CHROMIUM, E2E_ADMIN, Stack, shoot
 from tests.e2e.xss_payloads import PAYLOADS
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
 ANSWER_TIMEOUT_MS = 30_000
-# Screenshots for a person to look at (Chinese renders with fonts-noto-cjk).
-ARTIFACTS = REPO / "var" / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        pytest.fail("Debian's chromium is not installed: `apt-get install chromium` (.ci/run and `make browser` do it)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -38,11 +24,6 @@ def page(browser: Browser, stack: Stack) -> Iterator[Page]:
     opened.goto(stack.url + "/")
     yield opened
     context.close()
-
-
-def shoot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def ask(page: Page, text: str) -> None:

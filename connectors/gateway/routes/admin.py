@@ -168,13 +168,10 @@ async def _reindex(state: GatewayState, upserts: list[Document], deletes: list[s
         ) from exc
 
 
-@auth_router.post("/token", response_model=TokenResponse)
-async def token(
-    request: Request, state: StateDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
-) -> TokenResponse:
-    """OAuth2 password flow: username + password -> bearer token."""
+async def authenticate(request: Request, state: GatewayState, username: str, password: str) -> StaffUser:
+    """The account for a username and password; 429 after too many failures, 401 when wrong."""
     store = _store(state)
-    key = client_key(request, form.username)
+    key = client_key(request, username)
     if state.login_limiter.blocked(key):
         raise ApiError(
             429,
@@ -182,19 +179,30 @@ async def token(
             "Too many failed sign-ins: wait a minute and try again.",
             headers={"Retry-After": "60"},
         )
-    user = await asyncio.to_thread(store.user, form.username)
+    user = await asyncio.to_thread(store.user, username)
     valid = False
     if user is not None and user.active:
-        valid, new_hash = await asyncio.to_thread(hasher.verify_and_update, form.password, user.password_hash)
+        valid, new_hash = await asyncio.to_thread(hasher.verify_and_update, password, user.password_hash)
         if valid and new_hash:
             await asyncio.to_thread(store.set_password_hash, user.username, new_hash)
     else:
-        await asyncio.to_thread(hasher.hash, form.password)  # same time whether or not the user exists
+        await asyncio.to_thread(hasher.hash, password)  # same time whether or not the user exists
     if not valid or user is None:
         state.login_limiter.failed(key)
+        await asyncio.to_thread(store.audit, username[:80], "login_failed", key[1])
         raise ApiError(
             401, "invalid_credentials", "Wrong username or password.", headers={"WWW-Authenticate": "Bearer"}
         )
+    await asyncio.to_thread(store.audit, user.username, "login", key[1])
+    return user
+
+
+@auth_router.post("/token", response_model=TokenResponse)
+async def token(
+    request: Request, state: StateDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> TokenResponse:
+    """OAuth2 password flow: username + password -> bearer token."""
+    user = await authenticate(request, state, form.username, form.password)
     minutes = state.settings.access_token_minutes
     return TokenResponse(
         access_token=issue_token(user, state.jwt_secret, minutes), expires_in=minutes * 60, role=user.role
@@ -223,7 +231,14 @@ async def create_document(payload: DocumentIn, state: StateDep, user: Editor) ->
     doc_id = f"{payload.slug or slugify(payload.title)}.{payload.lang}"
     if await asyncio.to_thread(store.document, doc_id) is not None:
         raise ApiError(409, "document_exists", f"{doc_id} already exists: edit it, or choose another slug.")
-    document = to_document(payload, doc_id, None)
+    # The other language version, if it exists already, becomes this one's translation.
+    other = await asyncio.to_thread(
+        store.document, f"{doc_id.rsplit('.', 1)[0]}.{'zh' if payload.lang == 'en' else 'en'}"
+    )
+    linked = None
+    if other is not None:
+        linked = {"translation": other.doc_id, f"title_{other.data['lang']}": other.data.get("title")}
+    document = to_document(payload, doc_id, linked)
     try:
         record = await asyncio.to_thread(
             store.save_document,
@@ -234,6 +249,7 @@ async def create_document(payload: DocumentIn, state: StateDep, user: Editor) ->
         )
     except VersionConflict as exc:
         raise ApiError(409, "document_exists", str(exc)) from exc
+    await asyncio.to_thread(store.audit, user.username, "document_create", doc_id, version=record.version)
     await _reindex(state, [document], [])
     logger.info("%s created %s", user.username, doc_id)
     return _out(record)
@@ -271,6 +287,7 @@ async def update_document(doc_id: str, payload: DocumentIn, state: StateDep, use
         )
     except VersionConflict as exc:
         raise ApiError(409, "edit_conflict", str(exc)) from exc
+    await asyncio.to_thread(store.audit, user.username, "document_edit", doc_id, version=record.version)
     await _reindex(state, [document], [])
     logger.info("%s edited %s (v%d)", user.username, doc_id, record.version)
     return _out(record)
@@ -279,12 +296,12 @@ async def update_document(doc_id: str, payload: DocumentIn, state: StateDep, use
 @router.delete("/documents/{doc_id}", response_model=DocumentOut)
 async def retire_document(doc_id: str, state: StateDep, user: Editor) -> DocumentOut:
     """Retire: no longer answered from, kept with its history, restorable by rollback."""
+    store = _store(state)
     try:
-        record = await asyncio.to_thread(
-            _store(state).set_document_status, _path_id(doc_id), "retired", author=user.username
-        )
+        record = await asyncio.to_thread(store.set_document_status, _path_id(doc_id), "retired", author=user.username)
     except KeyError as exc:
         raise ApiError(404, "not_found", f"No document {doc_id}.") from exc
+    await asyncio.to_thread(store.audit, user.username, "document_retire", doc_id, version=record.version)
     await _reindex(state, [], [doc_id])
     logger.info("%s retired %s", user.username, doc_id)
     return _out(record)
@@ -313,12 +330,14 @@ async def rollback_document(
     doc_id: str, state: StateDep, user: Editor, version: Annotated[int, Query(ge=1)]
 ) -> DocumentOut:
     """Make an earlier version current again (as a new version)."""
+    store = _store(state)
     try:
-        record = await asyncio.to_thread(
-            _store(state).rollback_document, _path_id(doc_id), version, author=user.username
-        )
+        record = await asyncio.to_thread(store.rollback_document, _path_id(doc_id), version, author=user.username)
     except KeyError as exc:
         raise ApiError(404, "not_found", f"No version {version} of {doc_id}.") from exc
+    await asyncio.to_thread(
+        store.audit, user.username, "document_rollback", doc_id, to_version=version, version=record.version
+    )
     if record.status == "published":
         await _reindex(state, [Document.model_validate(record.data)], [])
     else:
