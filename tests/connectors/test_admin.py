@@ -166,3 +166,40 @@ def test_the_corpus_documents_are_listed_for_viewers(client: TestClient) -> None
     listed = client.get("/api/v1/admin/documents", headers=login(client, "vi"), params={"topic": "port"}).json()
     assert [d["doc_id"] for d in listed] == ["night-time-container-pickup-at-meishan-terminal.en"]
     assert client.get("/api/v1/admin/documents/../../etc", headers=editor).status_code in (404, 422)
+
+
+def test_a_crash_during_the_index_update_keeps_the_old_index_serving_and_loses_no_edit(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import knowledge.index as index_module
+    import knowledge.search as search_module
+    from knowledge.__main__ import main as knowledge_cli
+
+    editor = login(client, "ed")
+    doc_id = client.post("/api/v1/admin/documents", headers=editor, json=NEW_DOC).json()["doc_id"]
+    settings = client.app.state.gateway.settings  # type: ignore[attr-defined]
+    generation = index_module.current_generation(settings.index_dir)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(search_module, "save_snapshot", crash)
+    edited = {**NEW_DOC, "body": NEW_DOC["body"].replace("22:00 and 06:00", "21:00 and 05:00"), "version": 1}
+    response = client.put(f"/api/v1/admin/documents/{doc_id}", headers=editor, json=edited)
+    assert response.status_code == 503 and response.json()["error"]["code"] == "index_update_failed"
+    assert "saved" in response.json()["error"]["message"]
+    # The previous index keeps serving the old text, and nothing half-written became current.
+    hits = client.get("/api/v1/search", params={"q": "Meishan night container pickup", "k": 1}).json()["hits"]
+    assert hits[0]["doc_id"] == doc_id and "22:00" in hits[0]["text"]
+    assert index_module.current_generation(settings.index_dir) == generation
+    # The edit is in the store; the sync a restart runs brings the index into agreement with it.
+    assert "21:00" in client.get(f"/api/v1/admin/documents/{doc_id}", headers=editor).json()["document"]["body"]
+    monkeypatch.undo()
+    monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CORPUS_DIR", str(settings.data_dir / "no-corpus"))  # this store holds only the test's edit
+    (settings.data_dir / "no-corpus").mkdir()
+    assert knowledge_cli(["sync"]) == 0
+    assert "re-indexed 1 changed documents" in capsys.readouterr().out
+    restarted = search_module.HybridRetriever.open(settings, embedder=client.app.state.gateway.retriever.embedder)  # type: ignore[attr-defined]
+    [hit] = restarted.search("Meishan night container pickup", k=1).hits
+    assert hit.passage.doc_id == doc_id and "21:00" in hit.passage.text

@@ -96,19 +96,23 @@ def test_publish_a_fact_see_the_bot_cite_it_then_roll_it_back(console: Page, sta
 
 def test_unanswered_questions_reach_the_queue_and_prefill_a_new_document(console: Page, stack: Stack) -> None:
     page = console
-    for question in ("Do you sell durian ice cream wholesale in Hangzhou?", "durian ice cream wholesale hangzhou"):
+    asked = (
+        "How much is the fumigation certificate fee for wooden pallets?",
+        "fumigation certificate fee for wooden pallets",
+    )
+    for question in asked:
         stack.chat(question)
     deadline = time.monotonic() + 10
     while True:  # the action server logs the question just after it replies
         page.goto(stack.url + "/admin/questions")
-        group = page.locator("ol.groups > li", has_text="durian")
+        group = page.locator("ol.groups > li", has_text="fumigation")
         if group.count() or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     expect(group.first).to_contain_text("2 times asked")
     group.first.get_by_role("link", name="Write an answer").click()
     expect(page.locator("form.editor textarea")).to_have_value(
-        "## Do you sell durian ice cream wholesale in Hangzhou?\n\n"
+        "## How much is the fumigation certificate fee for wooden pallets?\n\n"
     )
 
 
