@@ -107,9 +107,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's chromium, driven by Playwright (no browser download)."""
+    """Debian's chromium, driven by Playwright (no browser download). Per module: Playwright's sync
+    API keeps an event loop running in this thread, and other modules' tests use asyncio.run()."""
     if CHROMIUM is None:
         pytest.fail("Debian's chromium is not installed: `apt-get install chromium` (.ci/run and `make browser` do it)")
     with sync_playwright() as playwright:

@@ -334,3 +334,57 @@ def test_thousands_of_distinct_sessions_do_not_grow_the_gateway_without_bound(st
     assert after_second - after_first < 50, f"gateway RSS grew {after_second - after_first:.0f} MB on a repeat round"
     assert stack.pid("gateway") == gateway
     assert httpx.get(f"{stack.url}/healthz", timeout=10).status_code == 200
+
+
+# --- sustained load ------------------------------------------------------------------------------
+
+LOAD_SESSIONS = 50
+LOAD_SECONDS = 60
+LOAD_INTERVAL_S = 2.5  # each session sends every 2.5 s: 50 / 2.5 = 20 messages/s offered
+LOAD_MESSAGES = [
+    "hello",
+    "What is customs code 9610 for?",
+    "义乌市场采购贸易方式是什么？",
+    "How do I file an outbound investment with the NDRC?",
+    "宁波舟山港有哪些保税区？",
+    "thanks",
+]
+
+
+def test_twenty_messages_a_second_for_a_minute_across_50_sessions_loses_nothing(stack: Stack) -> None:
+    """Open-loop load: sends keep their schedule whatever the replies do; every one must be answered."""
+
+    async def run() -> list[tuple[str, int, int, str]]:
+        limits = httpx.Limits(max_connections=LOAD_SESSIONS + 10)
+        async with httpx.AsyncClient(base_url=stack.url, timeout=30, limits=limits) as client:
+            started = time.monotonic()
+
+            async def session(number: int) -> list[tuple[str, int, int, str]]:
+                session_id = f"load-{number:02d}-" + "x" * 20
+                results = []
+                for turn in range(int(LOAD_SECONDS / LOAD_INTERVAL_S)):
+                    due = started + number * LOAD_INTERVAL_S / LOAD_SESSIONS + turn * LOAD_INTERVAL_S
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    message = LOAD_MESSAGES[(number + turn) % len(LOAD_MESSAGES)]
+                    try:
+                        response = await client.post(
+                            "/api/v1/chat", json={"message": message, "session_id": session_id}
+                        )
+                        replies = len(response.json().get("messages", [])) if response.status_code == 200 else 0
+                        results.append((session_id, response.status_code, replies, message))
+                    except httpx.HTTPError as exc:
+                        results.append((session_id, 0, 0, f"{message}: {exc!r}"))
+                return results
+
+            batches = await asyncio.gather(*(session(n) for n in range(LOAD_SESSIONS)))
+            return [result for batch in batches for result in batch]
+
+    results = asyncio.run(run())
+    assert len(results) == LOAD_SESSIONS * int(LOAD_SECONDS / LOAD_INTERVAL_S)
+    failed = [r for r in results if r[1] != 200 or r[2] == 0]
+    assert not failed, f"{len(failed)} of {len(results)} messages failed, e.g. {failed[:5]}"
+    # Nothing lost on the way either: every message is in its session's history, in order.
+    for number in (0, LOAD_SESSIONS // 2, LOAD_SESSIONS - 1):
+        session_id = f"load-{number:02d}-" + "x" * 20
+        sent = [r[3] for r in results if r[0] == session_id]
+        assert [text for kind, text in tracker_events(stack, session_id) if kind == "user"] == sent
