@@ -43,6 +43,8 @@ def test_the_dashboard_counts_questions_answers_feedback_and_open_tickets(client
         "thumbs_down_week": 1,
         "open_tickets": 1,
     }
+    disliked = client.get("/api/v1/admin/feedback", headers=login(client, "vi"), params={"rating": "bad"}).json()
+    assert [(f["question"], f["doc_ids"]) for f in disliked] == [("q1", ["a.en"])]
 
 
 def test_hit_testing_shows_ranked_passages_with_their_evidence_and_the_bots_answer(client: TestClient) -> None:

@@ -250,9 +250,9 @@ async def questions(
     if items and state.retriever is not None:
         vectors = await asyncio.to_thread(state.retriever.embedder.encode, [i.text for i in items])
     groups = group_questions(items, vectors)
+    index_of = {id(item): i for i, item in enumerate(items)}
     for group in groups:
-        docs = {d for i, item in enumerate(items) if item in group.questions for d in bad_docs.get(i, [])}
-        group.doc_ids = sorted(docs)
+        group.doc_ids = sorted({d for q in group.questions for d in bad_docs.get(index_of[id(q)], [])})
     return groups
 
 

@@ -392,7 +392,7 @@
       el("p", { text: ticket.question }), el("small", { text: when(ticket.created_at) })
     ]);
     var log = el("details", {}, [el("summary", { text: t.transcript })].concat(ticket.transcript.map(function (turn) {
-      return el("p", { text: (turn.who || turn.event || "") + ": " + (turn.text || "") });
+      return el("div", { className: "turn " + turn.role }, [el("small", { text: turn.role === "user" ? t.user_said : t.bot_said }), markdown(turn.text || "")]);
     })));
     card.appendChild(log);
     if (can("editor")) {
