@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -136,3 +137,23 @@ def test_the_console_speaks_chinese_and_viewers_cannot_open_admin_pages(console:
     expect(page.get_by_role("link", name="Users")).to_have_count(0)
     page.goto(stack.url + "/admin/users")
     expect(page.get_by_text("Your role cannot open this page.")).to_be_visible()
+
+
+def test_a_handoff_ticket_shows_its_transcript_and_a_staff_reply_reaches_the_trader(
+    console: Page, stack: Stack
+) -> None:
+    page = console
+    session_id = stack.chat("How do I file an outbound investment with the NDRC?").json()["session_id"]
+    stack.chat("/human", session_id)
+    page.goto(stack.url + "/admin/tickets")
+    card = page.locator("article.ticket", has_text=f"web:{session_id}")
+    expect(card).to_be_visible()
+    card.get_by_text("Transcript").click()
+    expect(card.locator(".turn.user").first).to_contain_text("outbound investment")
+    expect(card.locator(".turn.bot").first).to_be_visible()
+    card.get_by_label("Reply to the trader").fill("We will call you at 3 pm today.")
+    card.get_by_role("button", name="Send").click()
+    expect(card).to_contain_text("Sent: queued")
+    shoot(page, "console-ticket")
+    updates = httpx.get(f"{stack.url}/api/v1/chat/updates", params={"session_id": session_id}, timeout=10).json()
+    assert [m["text"] for m in updates["messages"]] == ["We will call you at 3 pm today."]

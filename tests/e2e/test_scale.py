@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from bench.local_stack import LocalStack, free_port, start_stack
+from tests.e2e.load import LOAD_SESSIONS, load_session_id, run_open_loop_load
 
 pytestmark = pytest.mark.e2e
 START_TIMEOUT_SECONDS = 300
@@ -179,3 +180,13 @@ def test_killing_one_replica_loses_no_conversation(scaled: LocalStack) -> None:
         "what is 9610?",
         "hello",
     ]
+
+
+def test_twenty_messages_a_second_for_a_minute_across_50_sessions_on_two_replicas(scaled: LocalStack) -> None:
+    """Zero 5xx, zero lost replies, every message in its session's history in order."""
+    wait_for_all_replicas(scaled)
+    results = run_open_loop_load(scaled.url)
+    for number in (0, LOAD_SESSIONS // 2, LOAD_SESSIONS - 1):
+        session_id = load_session_id(number)
+        sent = [r[3] for r in results if r[0] == session_id]
+        assert [text for text, _ in turns(tracker_events(scaled, f"web:{session_id}"))] == sent
