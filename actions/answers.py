@@ -176,6 +176,16 @@ def prefer_zone(result: SearchResult, question: str) -> SearchResult:
     return result
 
 
+def answer(result: SearchResult, question: str, lang: str) -> tuple[SearchResult, dict[str, Any]]:
+    """The result as the bot ranks it (zone preference applied) and the reply it sends.
+
+    The console's hit testing calls this too, so it shows exactly what a trader would get.
+    """
+    preferred = prefer_zone(result, question)
+    # A passage promoted for the zone the trader named is a decision, not a tie to ask about.
+    return preferred, compose_answer(preferred, lang, ask_if_ambiguous=preferred is result)
+
+
 # Words that carry no topic of their own in a follow-up ("and what about ... then?", "那……呢？").
 _FOLLOW_UP_FILLER_EN = re.compile(
     r"\b(?:and|what|about|how|for|then|same|in|at|the|area|zone|port|also|too|there|case|of|with|is|it|"
@@ -246,9 +256,7 @@ class ActionAnswerQuestion(Action):
             logger.exception("knowledge search failed")
             dispatcher.utter_message(response=TEXT[lang]["unavailable"])
             return []
-        preferred = prefer_zone(result, question)
-        # A passage promoted for the zone the trader named is a decision, not a tie to ask about.
-        reply = compose_answer(preferred, lang, ask_if_ambiguous=preferred is result)
+        _, reply = answer(result, question, lang)
         dispatcher.utter_message(**reply)
         cited = [c["doc_id"] for c in reply["json_message"]["citations"]]
         log_question(tracker.sender_id, lang, question, result, cited)

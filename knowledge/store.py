@@ -533,20 +533,21 @@ class Store:
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         week = now - dt.timedelta(days=7)
 
-        def count(model: Any, *where: Any) -> int:
-            with self.session() as session:
+        with self.session() as session:
+
+            def count(model: Any, *where: Any) -> int:
                 return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
-        asked_week = count(QuestionLog, QuestionLog.created_at >= week)
-        answered_week = count(QuestionLog, QuestionLog.created_at >= week, QuestionLog.answered)
-        return Stats(
-            questions_today=count(QuestionLog, QuestionLog.created_at >= today),
-            questions_week=asked_week,
-            answered_share_week=answered_week / asked_week if asked_week else None,
-            thumbs_up_week=count(Feedback, Feedback.created_at >= week, Feedback.rating == "good"),
-            thumbs_down_week=count(Feedback, Feedback.created_at >= week, Feedback.rating == "bad"),
-            open_tickets=count(HandoffTicket, HandoffTicket.status == "open"),
-        )
+            asked_week = count(QuestionLog, QuestionLog.created_at >= week)
+            answered_week = count(QuestionLog, QuestionLog.created_at >= week, QuestionLog.answered)
+            return Stats(
+                questions_today=count(QuestionLog, QuestionLog.created_at >= today),
+                questions_week=asked_week,
+                answered_share_week=answered_week / asked_week if asked_week else None,
+                thumbs_up_week=count(Feedback, Feedback.created_at >= week, Feedback.rating == "good"),
+                thumbs_down_week=count(Feedback, Feedback.created_at >= week, Feedback.rating == "bad"),
+                open_tickets=count(HandoffTicket, HandoffTicket.status == "open"),
+            )
 
     # --- audit ------------------------------------------------------------------------------
 

@@ -106,6 +106,12 @@ def csrf_token(session_token: str, secret: str) -> str:
     return hmac.new(secret.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
 
 
+def decode_session(token: str, secret: str) -> dict[str, Any]:
+    """The claims of a signed, unexpired staff token; raises ``jwt.PyJWTError`` otherwise."""
+    claims: dict[str, Any] = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+    return claims
+
+
 async def current_user(request: Request, state: StateDep, bearer: Annotated[str | None, Depends(oauth2)]) -> StaffUser:
     token = bearer
     if not token and (cookie := request.cookies.get(SESSION_COOKIE)):
@@ -123,7 +129,7 @@ async def current_user(request: Request, state: StateDep, bearer: Annotated[str 
     if not token or state.store is None:
         raise unauthorized
     try:
-        claims = jwt.decode(token, state.jwt_secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        claims = decode_session(token, state.jwt_secret)
     except jwt.ExpiredSignatureError as exc:
         raise ApiError(
             401, "token_expired", "Your session has expired: sign in again.", headers={"WWW-Authenticate": "Bearer"}

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Form, Header, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from connectors.gateway.auth import ALGORITHM, SESSION_COOKIE, csrf_token, issue_token
+from connectors.gateway.auth import SESSION_COOKIE, csrf_token, decode_session, issue_token
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.routes.admin import authenticate
@@ -115,7 +115,7 @@ def session_user(request: Request, state: GatewayState) -> tuple[StaffUser, str]
     if not token or state.store is None:
         return None
     try:
-        claims = jwt.decode(token, state.jwt_secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        claims = decode_session(token, state.jwt_secret)
     except jwt.PyJWTError:
         return None
     user = state.store.user(str(claims["sub"]))

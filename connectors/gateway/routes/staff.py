@@ -29,7 +29,7 @@ from connectors.gateway.routes.admin import _path_id, _store
 from connectors.gateway.state import GatewayState
 from knowledge.errors import KnowledgeError
 from knowledge.store import AuditEvent, Feedback, HandoffTicket, StaffUser, Stats
-from knowledge.uploads import MAX_UPLOAD_BYTES, UploadError, parse_upload
+from knowledge.uploads import MAX_UPLOAD_BYTES, ParsedUpload, UploadError, parse_upload
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -90,7 +90,7 @@ class HitTestOut(BaseModel):
 @router.post("/hit-test", response_model=HitTestOut)
 async def hit_test(payload: HitTestIn, state: StateDep, user: Viewer) -> HitTestOut:
     """Rank passages for a question as the bot would, with the evidence behind each rank."""
-    from actions.answers import compose_answer, prefer_zone  # the bot's own answer rules
+    from actions.answers import answer  # the bot's own answer rules
 
     if state.retriever is None:
         raise ApiError(503, "index_unavailable", f"The search index is not ready: {state.index_error or 'loading'}.")
@@ -98,8 +98,7 @@ async def hit_test(payload: HitTestIn, state: StateDep, user: Viewer) -> HitTest
         result = await asyncio.to_thread(state.retriever.search, payload.question, k=payload.k, lang=payload.lang)
     except KnowledgeError as exc:
         raise ApiError(422, "invalid_query", str(exc)) from exc
-    preferred = prefer_zone(result, payload.question)
-    reply = compose_answer(preferred, result.lang, ask_if_ambiguous=preferred is result)
+    preferred, reply = answer(result, payload.question, result.lang)
     return HitTestOut(
         question=result.query,
         lang=result.lang,
@@ -133,17 +132,8 @@ async def hit_test(payload: HitTestIn, state: StateDep, user: Viewer) -> HitTest
 # --- uploads ------------------------------------------------------------------------------------
 
 
-class UploadOut(BaseModel):
-    filename: str
-    kind: str
-    title: str
-    body: str
-    lang: str
-    warnings: list[str]
-
-
-@router.post("/uploads", response_model=UploadOut)
-async def upload(file: UploadFile, state: StateDep, user: Editor) -> UploadOut:
+@router.post("/uploads", response_model=ParsedUpload)
+async def upload(file: UploadFile, state: StateDep, user: Editor) -> ParsedUpload:
     """Parse an uploaded file to Markdown for review; nothing is published until the editor saves it."""
     content = await file.read(MAX_UPLOAD_BYTES + 1)
     try:
@@ -152,14 +142,7 @@ async def upload(file: UploadFile, state: StateDep, user: Editor) -> UploadOut:
         status = 413 if exc.code == "too_large" else 415 if exc.code == "unsupported_type" else 422
         raise ApiError(status, exc.code, exc.message) from exc
     await asyncio.to_thread(_store(state).audit, user.username, "upload", parsed.filename, kind=parsed.kind)
-    return UploadOut(
-        filename=parsed.filename,
-        kind=parsed.kind,
-        title=parsed.title,
-        body=parsed.body,
-        lang=parsed.lang,
-        warnings=list(parsed.warnings),
-    )
+    return parsed
 
 
 # --- questions queue ----------------------------------------------------------------------------
