@@ -61,7 +61,8 @@ from bench.local_stack import APP_PYTHON, CHILDREN, REPO, LocalStack, StackError
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 QUESTIONS = REPO / "knowledge" / "eval" / "questions.yaml"
-RASA = REPO / ".venv" / "rasa" / "bin" / "rasa"
+# Rasa as the stack starts it (scripts/stack.py): the CLI through assistant/rasa_runtime.py.
+RASA_RUN = [str(REPO / ".venv" / "rasa" / "bin" / "python"), "-m", "rasa_runtime", "run"]
 GREETING = "hello"
 QUESTIONS_PER_LANGUAGE = 10
 MESSAGES_PER_SESSION = 10  # a session is replaced after this many messages, so trackers stay realistic
@@ -415,8 +416,7 @@ class ProbeRasa:
         with self.log.open("wb") as handle:
             self.process = subprocess.Popen(
                 [
-                    str(RASA),
-                    "run",
+                    *RASA_RUN,
                     "--enable-api",
                     "--auth-token",
                     self.token,

@@ -35,6 +35,8 @@ from connectors.settings import GatewaySettings  # noqa: E402
 
 ASSISTANT = REPO / "assistant"
 RASA = REPO / ".venv" / "rasa" / "bin" / "rasa"
+# `rasa run` through assistant/rasa_runtime.py: the same CLI with one speed fix installed first.
+RASA_RUN = [str(REPO / ".venv" / "rasa" / "bin" / "python"), "-m", "rasa_runtime", "run"]
 APP_PYTHON = REPO / ".venv" / "app" / "bin" / "python"
 # Everything that changes what `rasa train` produces.
 MODEL_INPUTS = ("config.yml", "domain.yml", "data", "nlu_components")
@@ -241,8 +243,7 @@ def rasa_children(settings: GatewaySettings, model: Path, env: dict[str, str], l
         Child(
             "rasa" if len(ports) == 1 else f"rasa-{number}",
             [
-                str(RASA),
-                "run",
+                *RASA_RUN,
                 "--model",
                 str(model),
                 "--endpoints",
