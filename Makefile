@@ -61,8 +61,8 @@ eval: setup  ## retrieval quality (BM25 / dense / hybrid) and the answer action'
 	$(APP) -m knowledge eval --calibrate --report docs/eval-report.md
 	$(APP) -m actions.evaluation --report docs/dialogue-eval.md
 
-bench: prepare  ## chat latency/throughput, memory and cold start of the real stack (bench/results/chat-*); BENCH_ARGS=--quick for a short run
-	$(APP) -m bench.chat $(BENCH_ARGS)
+bench: prepare  ## chat latency/throughput, memory and cold start of the real stack (bench/results/chat-*); BENCH_ARGS=--quick for a short run; PROFILE=scale for two Rasa replicas
+	$(APP) -m bench.chat --profile $(or $(PROFILE),default) $(BENCH_ARGS)
 
 bench-search: setup  ## search latency, update time and memory at 1k/10k/50k passages (bench/results/)
 	$(APP) -m bench.search

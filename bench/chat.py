@@ -57,7 +57,7 @@ import numpy as np
 import yaml
 
 from bench.environment import engine_version, machine_info
-from bench.local_stack import APP_PYTHON, CHILDREN, REPO, LocalStack, StackError, free_port, start_stack
+from bench.local_stack import APP_PYTHON, REPO, LocalStack, StackError, free_port, scale_env, start_stack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 QUESTIONS = REPO / "knowledge" / "eval" / "questions.yaml"
@@ -200,7 +200,7 @@ def _busy_cpu_seconds() -> float:
 def memory(stack: LocalStack) -> dict[str, Any]:
     """RSS (and peak RSS, VmHWM) in MB of each child with its descendants, and the total."""
     rows: dict[str, Any] = {}
-    for name in CHILDREN:
+    for name in stack.children:
         try:
             tree = _process_tree(stack.pid(name))
         except (OSError, ValueError):
@@ -675,7 +675,7 @@ def markdown(report: dict[str, Any]) -> str:
     phases = report["phases"]
     bare = _p(phases.get("greeting_bare_rasa"), "p50") or float("nan")
     lines = [
-        f"# Chat benchmark, {report['date']}",
+        f"# Chat benchmark, {report['date']}" + (f", {report['profile']} profile" if report.get("profile") else ""),
         "",
         f"Command: `{report['command']}`. Commit `{report['engine']['commit'][:12]}`"
         + (" with uncommitted changes" if report["engine"]["uncommitted"] else "")
@@ -729,13 +729,14 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---:|---:|---:|",
     ]
     idle, after = report.get("memory_idle", {}), report.get("memory_after_load", {})
-    for name in CHILDREN:
+    for name in [key for key in idle if key != "total_rss_mb"]:
         i, a = idle.get(name, {}), after.get(name, {})
         lines.append(f"| {name} | {i.get('rss_mb')} | {a.get('rss_mb')} | {a.get('peak_rss_mb')} |")
     lines.append(f"| total | {idle.get('total_rss_mb')} | {after.get('total_rss_mb')} | |")
     lines += [
         "",
-        f"Cold start (launch of `scripts/stack.py run` to `/healthz` 200, trained model): {report.get('cold_start_s')} s",
+        f"Cold start (launch of `scripts/stack.py run` to `/healthz` 200 and every Rasa replica up, trained "
+        f"model): {report.get('cold_start_s')} s",
         "",
     ]
     lines += ["Where the time goes (p50s of this run):", ""] + [f"- {line}" for line in where_time_goes(report)]
@@ -790,6 +791,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--think-duration", type=float, help="seconds of each think-time phase (default 60; 15 with --quick)"
     )
     parser.add_argument("--skip-probe", action="store_true", help="do not start the second Rasa (no NLU/action split)")
+    parser.add_argument(
+        "--profile",
+        choices=["default", "scale"],
+        default="default",
+        help="scale: PostgreSQL, Redis and two Rasa replicas (make bench PROFILE=scale)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep-data", action="store_true", help="keep the bench DATA_DIR (logs) after the run")
     parser.add_argument("--output", type=Path, help="JSON path (default bench/results/chat-<date>.json)")
@@ -804,19 +811,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = Plan(**{**plan.__dict__, **overrides})
     run_started = time.perf_counter()
     today = dt.date.today()
-    output: Path = args.output or RESULTS_DIR / f"chat-{today.isoformat()}.json"
+    output: Path = args.output or RESULTS_DIR / (
+        f"chat-{today.isoformat()}.json"
+        if args.profile == "default"
+        else f"chat-{today.isoformat()}-{args.profile}.json"
+    )
     engine = engine_version()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-chat-"))
     say(f"starting the stack in {data_dir}")
-    stack = start_stack(data_dir)
+    stack = start_stack(data_dir, scale_env(replicas=2) if args.profile == "scale" else None)
     try:
         stack.wait_healthy(START_TIMEOUT_S)
+        stack.wait_all_replicas(START_TIMEOUT_S)
         cold_start = time.monotonic() - stack.launched_at
         say(f"healthy after {cold_start:.1f} s")
         report = asyncio.run(measure(stack, plan, args.seed, args.skip_probe))
         report["index_passages"] = index_passages(stack)
     finally:
         code = stack.stop()
+        stack.stop_services()
         if args.keep_data:
             say(f"data and logs kept in {data_dir}")
         else:
@@ -824,6 +837,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {
         "date": today.isoformat(),
         "command": "python -m bench.chat" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
+        "profile": args.profile,
         "config": {**plan.__dict__, "quick": args.quick, "think_time_s": THINK_TIME_S, "seed": args.seed},
         "engine": engine,
         "machine": {**machine_info(), "httpx": httpx.__version__},

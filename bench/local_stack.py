@@ -10,11 +10,13 @@ index it stops with a message saying to run ``make prepare``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -55,7 +57,20 @@ class LocalStack:
 
     @property
     def rasa_url(self) -> str:
+        """The (first) Rasa replica."""
         return f"http://127.0.0.1:{self.ports['rasa']}"
+
+    @property
+    def replica_ports(self) -> list[int]:
+        """Every Rasa replica's port: one in the default profile, two or more in the scale one."""
+        return json.loads(self.env.get("RASA_REPLICA_PORTS") or "null") or [self.ports["rasa"]]
+
+    @property
+    def children(self) -> list[str]:
+        """The supervisor's children by pid-file name: rasa (or rasa-1, rasa-2, ...), actions, gateway."""
+        replicas = self.replica_ports
+        rasa = ["rasa"] if len(replicas) == 1 else [f"rasa-{n}" for n in range(1, len(replicas) + 1)]
+        return [*rasa, "actions", "gateway"]
 
     @property
     def actions_url(self) -> str:
@@ -77,6 +92,15 @@ class LocalStack:
             return self.log.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
+
+    def wait_all_replicas(self, timeout: float) -> None:
+        """/healthz is 200 once one replica answers; wait until every replica does."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(_answers(f"http://127.0.0.1:{port}/") for port in self.replica_ports):
+                return
+            time.sleep(1)
+        raise StackError(f"not every Rasa replica came up in {timeout:.0f}s; log:\n{self.log_tail()}")
 
     def wait_healthy(self, timeout: float) -> float:
         """Seconds until ``/healthz`` answered 200; raises ``StackError`` on exit or timeout."""
@@ -100,6 +124,33 @@ class LocalStack:
                 self.process.wait(10)
         return self.process.returncode
 
+    def stop_services(self) -> None:
+        """Stop and delete the scale profile's PostgreSQL and Redis (nothing in the default profile)."""
+        if self.env.get("PROFILE") != "scale":
+            return
+        sys.path.insert(0, str(REPO / "scripts"))
+        import services
+
+        services.stop(self.data_dir, int(self.env["REDIS_PORT"]), purge=True)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def scale_env(replicas: int = 2) -> dict[str, str]:
+    """Environment for ``start_stack`` that runs the scale profile on free loopback ports."""
+    return {
+        "PROFILE": "scale",
+        "RASA_REPLICA_PORTS": json.dumps([free_port() for _ in range(replicas)]),
+        "POSTGRES_PORT": str(free_port()),
+        "REDIS_PORT": str(free_port()),
+    }
+
 
 def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None) -> LocalStack:
     """Launch the stack in ``data_dir`` (created; the prepared index is copied in). Returns at once."""
@@ -119,6 +170,8 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None) -> Loca
         "ACTION_SERVER_PORT": str(ports["actions"]),
         **(extra_env or {}),
     }
+    if env.get("RASA_REPLICA_PORTS"):  # the scale profile: Rasa listens on the replicas' ports
+        ports["rasa"] = json.loads(env["RASA_REPLICA_PORTS"])[0]
     log = data_dir / "stack.log"
     launched_at = time.monotonic()
     with log.open("wb") as handle:

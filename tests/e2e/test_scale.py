@@ -13,13 +13,12 @@ import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from bench.local_stack import LocalStack, free_port, start_stack
+from bench.local_stack import LocalStack, scale_env, start_stack
 from tests.e2e.load import LOAD_SESSIONS, load_session_id, run_open_loop_load
 
 pytestmark = pytest.mark.e2e
@@ -28,43 +27,18 @@ START_TIMEOUT_SECONDS = 300
 
 @pytest.fixture(scope="module")
 def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    replicas = [free_port(), free_port()]
-    stack = start_stack(
-        tmp_path_factory.mktemp("scale"),
-        {
-            "PROFILE": "scale",
-            "RASA_REPLICA_PORTS": json.dumps(replicas),
-            "POSTGRES_PORT": str(free_port()),
-            "REDIS_PORT": str(free_port()),
-        },
-    )
+    stack = start_stack(tmp_path_factory.mktemp("scale"), scale_env(replicas=2))
     try:
         stack.wait_healthy(START_TIMEOUT_SECONDS)
-        wait_for_all_replicas(stack)
+        stack.wait_all_replicas(START_TIMEOUT_SECONDS)
         yield stack
     finally:
         stack.stop()
-        # The services outlive the stack only until this test's data directory goes.
-        import sys
-
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-        import services
-
-        services.stop(stack.data_dir, int(stack.env["REDIS_PORT"]), purge=True)
-
-
-def wait_for_all_replicas(stack: LocalStack, timeout: float = START_TIMEOUT_SECONDS) -> None:
-    """/healthz is 200 once one replica answers; these tests need every replica."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if httpx.get(f"{stack.url}/healthz", timeout=5).json()["components"]["rasa"] == "ok":
-            return
-        time.sleep(1)
-    pytest.fail(f"not every Rasa replica came up in {timeout:.0f}s; log:\n{stack.log_tail()}")
+        stack.stop_services()  # the services outlive the stack only until this test's data directory goes
 
 
 def replica_urls(stack: LocalStack) -> list[str]:
-    return [f"http://127.0.0.1:{port}" for port in json.loads(stack.env["RASA_REPLICA_PORTS"])]
+    return [f"http://127.0.0.1:{port}" for port in stack.replica_ports]
 
 
 def tracker_events(stack: LocalStack, sender: str) -> list[dict[str, object]]:
@@ -184,7 +158,7 @@ def test_killing_one_replica_loses_no_conversation(scaled: LocalStack) -> None:
 
 def test_twenty_messages_a_second_for_a_minute_across_50_sessions_on_two_replicas(scaled: LocalStack) -> None:
     """Zero 5xx, zero lost replies, every message in its session's history in order."""
-    wait_for_all_replicas(scaled)
+    scaled.wait_all_replicas(START_TIMEOUT_SECONDS)
     results = run_open_loop_load(scaled.url)
     for number in (0, LOAD_SESSIONS // 2, LOAD_SESSIONS - 1):
         session_id = load_session_id(number)
