@@ -107,10 +107,11 @@ def decide(outcome: Outcome, thresholds: Thresholds) -> bool:
     return outcome.exact or thresholds.reason(outcome.dense, outcome.coverage) is not None
 
 
-def calibrate(outcomes: list[Outcome]) -> tuple[Thresholds, float, float]:
+def calibrate(outcomes: list[Outcome], target: float = 0.9) -> tuple[Thresholds, float, float]:
     """Best (thresholds, oos_rejection, false_rejection) on these outcomes.
 
-    Primary: meet the rejection target; then the fewest false rejections; then the most rejection.
+    Primary: reject at least ``target`` of the out-of-scope questions; then the fewest false
+    rejections; then the most rejection.
     The grid is searched with numpy (about 20k threshold sets over a few hundred questions).
     """
     in_scope = np.array([bool(o.question.expected) for o in outcomes])
@@ -131,7 +132,7 @@ def calibrate(outcomes: list[Outcome]) -> tuple[Thresholds, float, float]:
     answered = exact | (dense >= grid[0]) | (coverage >= grid[1]) | ((dense >= grid[2]) & (coverage >= grid[3]))
     rejection = (~answered[~in_scope]).mean(axis=0) if (~in_scope).any() else np.zeros(len(candidates))
     false = (~answered[in_scope]).mean(axis=0) if in_scope.any() else np.zeros(len(candidates))
-    keys = [((r >= 0.9), -f, r) for r, f in zip(rejection, false, strict=True)]
+    keys = [((r >= target - 1e-9), -f, r) for r, f in zip(rejection, false, strict=True)]
     best = max(range(len(candidates)), key=lambda i: keys[i])
     return candidates[best], float(rejection[best]), float(false[best])
 
@@ -196,6 +197,15 @@ def main(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
                 f"false rejection {false:.3f}. Calibrated on one half, measured on the other (OOS rejection / "
                 f"false rejection): {halves}\n"
             )
+        text += (
+            "\nWhat each rejection level costs (hybrid; the fewest false rejections any threshold set on the "
+            "grid gets while rejecting at least this share of out-of-scope questions):\n\n"
+            "| lang | OOS rejection >= 0.75 | >= 0.80 | >= 0.85 | >= 0.90 | >= 0.95 |\n|---|---|---|---|---|---|\n"
+        )
+        for lang in ("en", "zh"):
+            outcomes = [o for o in results["hybrid"] if o.question.lang == lang]
+            cells = [f"{calibrate(outcomes, level)[2]:.3f}" for level in (0.75, 0.80, 0.85, 0.90, 0.95)]
+            text += f"| {lang} | " + " | ".join(cells) + " |\n"
     misses = [o for o in results["hybrid"] if o.question.expected and not (o.rank and o.rank <= 3)]
     text += f"\nHybrid misses at 3: {len(misses)}\n" + "".join(
         f"- {o.question.id} `{o.question.q}` expected {', '.join(o.question.expected)} (rank {o.rank})\n"

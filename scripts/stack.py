@@ -297,6 +297,12 @@ def run(settings: GatewaySettings) -> int:
                 "--port",
                 str(settings.gateway_port),
                 "--no-access-log",
+                # Idle keep-alive connections stay open longer than clients and proxies keep theirs
+                # (httpx 5 s, browsers and load balancers about 60 s), so the server is never the one
+                # closing a connection at the moment a client reuses it: with uvicorn's 5 s default,
+                # one POST in 1382 of `make bench`'s 50-session phase failed with a ReadError.
+                "--timeout-keep-alive",
+                "65",
             ],
             cwd=REPO,
             env=env,
