@@ -21,12 +21,14 @@ import functools
 import sys
 from typing import Any
 
+from jsonschema import validators
+from jsonschema.exceptions import best_match
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.constants import DOCS_BASE_URL
+
 
 @functools.lru_cache(maxsize=1)
 def _action_reply_validator() -> Any:
-    from jsonschema import validators
-    from rasa.core.actions.action import RemoteAction
-
     schema = RemoteAction.action_response_format_spec()
     cls = validators.validator_for(schema)
     cls.check_schema(schema)  # once, as jsonschema.validate did on every call
@@ -34,9 +36,6 @@ def _action_reply_validator() -> Any:
 
 
 def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
-    from jsonschema.exceptions import best_match
-    from rasa.shared.constants import DOCS_BASE_URL
-
     # What jsonschema.validate raises: the most relevant of the errors, not merely the first.
     e = best_match(_action_reply_validator().iter_errors(result))
     if e is None:
@@ -52,8 +51,6 @@ def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
 
 def apply() -> None:
     """Install the fix. Idempotent."""
-    from rasa.core.actions.action import RemoteAction
-
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
 
 

@@ -58,11 +58,10 @@ import yaml
 
 from bench.environment import engine_version, machine_info
 from bench.local_stack import APP_PYTHON, REPO, LocalStack, StackError, free_port, scale_env, start_stack
+from scripts.stack import RASA_RUN  # Rasa as the stack starts it (assistant/rasa_runtime.py)
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 QUESTIONS = REPO / "knowledge" / "eval" / "questions.yaml"
-# Rasa as the stack starts it (scripts/stack.py): the CLI through assistant/rasa_runtime.py.
-RASA_RUN = [str(REPO / ".venv" / "rasa" / "bin" / "python"), "-m", "rasa_runtime", "run"]
 GREETING = "hello"
 QUESTIONS_PER_LANGUAGE = 10
 MESSAGES_PER_SESSION = 10  # a session is replaced after this many messages, so trackers stay realistic

@@ -58,7 +58,7 @@ class LocalStack:
     @property
     def rasa_url(self) -> str:
         """The (first) Rasa replica."""
-        return f"http://127.0.0.1:{self.ports['rasa']}"
+        return f"http://127.0.0.1:{self.replica_ports[0]}"
 
     @property
     def replica_ports(self) -> list[int]:
@@ -81,11 +81,7 @@ class LocalStack:
         return int((self.data_dir / "run" / f"{child}.pid").read_text())
 
     def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=3) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
+        return _answers(f"{self.url}/healthz")
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -170,8 +166,6 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None) -> Loca
         "ACTION_SERVER_PORT": str(ports["actions"]),
         **(extra_env or {}),
     }
-    if env.get("RASA_REPLICA_PORTS"):  # the scale profile: Rasa listens on the replicas' ports
-        ports["rasa"] = json.loads(env["RASA_REPLICA_PORTS"])[0]
     log = data_dir / "stack.log"
     launched_at = time.monotonic()
     with log.open("wb") as handle:

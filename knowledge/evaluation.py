@@ -186,8 +186,8 @@ def main(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
     results = {mode: run(retriever, questions, mode, progress=sys.stderr.isatty()) for mode in MODES}
     text = report(results, settings)
     if args.calibrate:
-        for lang in ("en", "zh"):
-            outcomes = [o for o in results["hybrid"] if o.question.lang == lang]
+        hybrid = {lang: [o for o in results["hybrid"] if o.question.lang == lang] for lang in ("en", "zh")}
+        for lang, outcomes in hybrid.items():
             best, rejection, false = calibrate(outcomes)
             halves = ", ".join(f"{r:.3f} / {f:.3f}" for r, f in holdout(outcomes))
             text += (
@@ -202,8 +202,7 @@ def main(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
             "grid gets while rejecting at least this share of out-of-scope questions):\n\n"
             "| lang | OOS rejection >= 0.75 | >= 0.80 | >= 0.85 | >= 0.90 | >= 0.95 |\n|---|---|---|---|---|---|\n"
         )
-        for lang in ("en", "zh"):
-            outcomes = [o for o in results["hybrid"] if o.question.lang == lang]
+        for lang, outcomes in hybrid.items():
             cells = [f"{calibrate(outcomes, level)[2]:.3f}" for level in (0.75, 0.80, 0.85, 0.90, 0.95)]
             text += f"| {lang} | " + " | ".join(cells) + " |\n"
     misses = [o for o in results["hybrid"] if o.question.expected and not (o.rank and o.rank <= 3)]
