@@ -50,7 +50,7 @@ import numpy as np
 
 from bench import environment
 from knowledge.documents import Document, load_corpus
-from knowledge.embedding import Embedder
+from knowledge.embedding import Embedder, open_embedder
 from knowledge.evaluation import Question, load_questions
 from knowledge.index import build_snapshot, load_snapshot, save_snapshot
 from knowledge.passages import Passage, split_document
@@ -641,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = environment.engine_version("knowledge")  # before the run: the code this process imported
     settings = KnowledgeSettings()
     print(f"loading the model from {settings.embedding_model_path}", file=sys.stderr)
-    embedder = TimedEmbedder(Embedder(settings.embedding_model_path))
+    embedder = TimedEmbedder(open_embedder(settings, threads=args.threads or 0))
     documents = load_corpus(Path(settings.corpus_dir))
     questions = load_questions(QUESTIONS)
     rng = random.Random(args.seed)
@@ -660,11 +660,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if build is not None:
         build["cpu"] = monitor.stop()
     if not args.threads and settings.embedding_threads > 0:
-        import torch
-
         # Searches encode queries as the serving processes do (EMBEDDING_THREADS); the build above
-        # used every core, as `make index` does.
-        torch.set_num_threads(settings.embedding_threads)
+        # used every core, as `make index` does. The thread count is fixed when a model is opened.
+        embedder.inner = open_embedder(settings)
+        gc.collect()
     corpus = SyntheticCorpus(documents, vectors, seed=args.seed, noise=args.noise)
     precomputed = corpus.embedder(embedder.name, embedder.dimension)
 

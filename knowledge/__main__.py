@@ -35,12 +35,12 @@ def _documents(settings: KnowledgeSettings) -> list[Document]:
 
 
 def _build(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
-    from knowledge.embedding import Embedder
+    from knowledge.embedding import open_embedder
     from knowledge.index import build_snapshot, save_snapshot
 
     documents = _documents(settings)
     started = time.perf_counter()
-    embedder = Embedder(settings.embedding_model_path)
+    embedder = open_embedder(settings, threads=0)  # every core
     snapshot = build_snapshot(embedder, documents, progress=not args.quiet)
     generation = save_snapshot(snapshot, settings.index_dir)
     elapsed = time.perf_counter() - started
@@ -52,17 +52,19 @@ def _build(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
 
 
 def _sync(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
-    from knowledge.embedding import Embedder
+    from knowledge.embedding import open_embedder
     from knowledge.index import corpus_changes, load_snapshot, replace_documents, save_snapshot
 
     documents = _documents(settings)
     snapshot = load_snapshot(settings.index_dir)
     changed, removed = corpus_changes(snapshot, documents)
-    if not changed and not removed:
-        print(f"index up to date ({len(snapshot)} passages)")
-        return 0
     started = time.perf_counter()
-    embedder = Embedder(settings.embedding_model_path)
+    # Opened even when nothing changed: the serving processes then find the ONNX export in place
+    # (exporting is a one-off that needs torch; loading it does not).
+    embedder = open_embedder(settings, threads=0)  # every core
+    if not changed and not removed:
+        print(f"index up to date ({len(snapshot)} passages); embeddings: {embedder.backend}")
+        return 0
     if embedder.name != snapshot.model:
         print(f"error: the index was built with {snapshot.model}, the setting is {embedder.name}: run `make index`")
         return 2

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.documents import Document
-from knowledge.embedding import Embedder
+from knowledge.embedding import Embedder, open_embedder
 from knowledge.errors import IndexMissingError, QueryError
 from knowledge.index import Snapshot, current_generation, load_snapshot, replace_documents, save_snapshot
 from knowledge.language import SUPPORTED_LANGUAGES, detect_language, identifiers, tokenize
@@ -97,7 +97,7 @@ class HybridRetriever:
     def open(cls, settings: KnowledgeSettings, embedder: Embedder | None = None) -> HybridRetriever:
         """Load the saved index under ``settings.data_dir`` (raises IndexMissingError if none)."""
         snapshot = load_snapshot(settings.index_dir)
-        embedder = embedder or Embedder(settings.embedding_model_path, threads=settings.embedding_threads)
+        embedder = embedder or open_embedder(settings)
         return cls(settings, embedder, snapshot)
 
     @property
@@ -268,7 +268,7 @@ def open_or_build(settings: KnowledgeSettings, embedder: Embedder | None = None)
         from knowledge.documents import load_corpus
         from knowledge.index import build_snapshot
 
-        embedder = embedder or Embedder(settings.embedding_model_path, threads=settings.embedding_threads)
+        embedder = embedder or open_embedder(settings)
         snapshot = build_snapshot(embedder, load_corpus(Path(settings.corpus_dir)))
         save_snapshot(snapshot, settings.index_dir)
         return HybridRetriever(settings, embedder, snapshot)

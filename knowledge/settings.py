@@ -8,7 +8,7 @@ the repository root, then the defaults below. Field names are the lower-case for
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
@@ -54,11 +54,16 @@ class KnowledgeSettings(BaseSettings):
     data_dir: Path = Path("./var")
     corpus_dir: Path = REPO_ROOT / "knowledge" / "corpus"
     embedding_model: str = ""
-    # torch threads for encoding queries in the serving processes (actions, gateway). One is enough
-    # for a 20-token query, and on a 2-core machine shared with Rasa a second thread that spins while
-    # the other core is busy stalled single encodes by ~400 ms (bench/search.py). 0 = torch's default.
+    # Threads (ONNX Runtime intra-op, or torch) for encoding queries in the serving processes
+    # (actions, gateway). One is enough for a 20-token query, and on a 2-core machine shared with
+    # Rasa a second thread that spins while the other core is busy stalled single encodes by ~400 ms
+    # (bench/search.py, measured with torch). 0 = the library's default.
     # Building the index (`make index`) always uses every core.
     embedding_threads: int = 1
+    # onnx: the model exported once to DATA_DIR/onnx and run by ONNX Runtime (same vectors, about
+    # half the encode time, no torch in the serving processes); torch: sentence-transformers
+    # directly. Either way the index stays valid (knowledge/embedding.py).
+    embedding_backend: Literal["onnx", "torch"] = "onnx"
 
     # Ranking: reciprocal rank fusion of dense, BM25 and exact-identifier rankings.
     rrf_k: int = 20

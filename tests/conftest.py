@@ -30,11 +30,20 @@ def small_documents(corpus_documents):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def embedder():  # type: ignore[no-untyped-def]
+def model_cache(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Where the session's embedders keep the exported ONNX model (as DATA_DIR/onnx does)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def embedder(model_cache):  # type: ignore[no-untyped-def]
+    """The default backend (ONNX Runtime), as the serving processes use it."""
     from knowledge.embedding import Embedder
     from knowledge.settings import default_embedding_model
 
-    return Embedder(default_embedding_model())
+    loaded = Embedder(default_embedding_model(), cache_dir=model_cache)
+    assert loaded.backend == "onnx", "the ONNX backend fell back to torch: see the warning logged above"
+    return loaded
 
 
 @pytest.fixture(scope="session")
