@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 APP_PYTHON = REPO / ".venv" / "app" / "bin" / "python"
 PREPARED_INDEX = REPO / "var" / "index"
 PREPARED_MODELS = REPO / "var" / "models"
+PREPARED_ONNX = REPO / "var" / "onnx"
 CHILDREN = ("rasa", "actions", "gateway")
 
 
@@ -160,6 +161,7 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None) -> Loca
         **os.environ,
         "DATA_DIR": str(data_dir),
         "MODELS_DIR": str(PREPARED_MODELS),
+        "EMBEDDING_CACHE_DIR": str(PREPARED_ONNX),
         "GATEWAY_HOST": "127.0.0.1",
         "GATEWAY_PORT": str(ports["gateway"]),
         "RASA_PORT": str(ports["rasa"]),

@@ -111,7 +111,7 @@ def open_embedder(settings: KnowledgeSettings, *, threads: int | None = None) ->
         settings.embedding_model_path,
         threads=settings.embedding_threads if threads is None else threads,
         backend=settings.embedding_backend,
-        cache_dir=settings.data_dir / "onnx",
+        cache_dir=settings.onnx_dir,
     )
 
 

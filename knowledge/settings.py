@@ -64,6 +64,9 @@ class KnowledgeSettings(BaseSettings):
     # half the encode time, no torch in the serving processes); torch: sentence-transformers
     # directly. Either way the index stays valid (knowledge/embedding.py).
     embedding_backend: Literal["onnx", "torch"] = "onnx"
+    # Where the ONNX export is kept; empty means DATA_DIR/onnx. The benchmarks and end-to-end tests
+    # point it at the one `make prepare` wrote, as they do MODELS_DIR for the Rasa model.
+    embedding_cache_dir: Path | None = None
 
     # Ranking: reciprocal rank fusion of dense, BM25 and exact-identifier rankings.
     rrf_k: int = 20
@@ -93,11 +96,11 @@ class KnowledgeSettings(BaseSettings):
     database_url: str = ""
     max_k: int = 50
 
-    @field_validator("data_dir", "corpus_dir")
+    @field_validator("data_dir", "corpus_dir", "embedding_cache_dir")
     @classmethod
-    def _from_repo_root(cls, path: Path) -> Path:
+    def _from_repo_root(cls, path: Path | None) -> Path | None:
         """Relative paths are relative to the repository, wherever a command runs from."""
-        return path if path.is_absolute() else REPO_ROOT / path
+        return path if path is None or path.is_absolute() else REPO_ROOT / path
 
     @property
     def embedding_model_path(self) -> str:
@@ -123,6 +126,10 @@ class KnowledgeSettings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def onnx_dir(self) -> Path:
+        return self.embedding_cache_dir or self.data_dir / "onnx"
 
     @classmethod
     def settings_customise_sources(

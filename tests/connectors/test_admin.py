@@ -169,7 +169,7 @@ def test_the_corpus_documents_are_listed_for_viewers(client: TestClient) -> None
 
 
 def test_a_crash_during_the_index_update_keeps_the_old_index_serving_and_loses_no_edit(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], model_cache: Path
 ) -> None:
     import knowledge.index as index_module
     import knowledge.search as search_module
@@ -196,6 +196,7 @@ def test_a_crash_during_the_index_update_keeps_the_old_index_serving_and_loses_n
     assert "21:00" in client.get(f"/api/v1/admin/documents/{doc_id}", headers=editor).json()["document"]["body"]
     monkeypatch.undo()
     monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("EMBEDDING_CACHE_DIR", str(model_cache))  # the session's export, as the stack shares one
     monkeypatch.setenv("CORPUS_DIR", str(settings.data_dir / "no-corpus"))  # this store holds only the test's edit
     (settings.data_dir / "no-corpus").mkdir()
     assert knowledge_cli(["sync"]) == 0

@@ -78,6 +78,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         **os.environ,
         "DATA_DIR": str(data_dir),
         "MODELS_DIR": str(REPO / "var" / "models"),
+        "EMBEDDING_CACHE_DIR": str(REPO / "var" / "onnx"),
         "GATEWAY_HOST": "127.0.0.1",
         "GATEWAY_PORT": str(gateway_port),
         "RASA_PORT": str(free_port()),
