@@ -405,6 +405,11 @@ def test_the_webhook_checks_the_secret_and_answers_each_update_once(
         # Telegram delivers again when it did not see our 200 in time: still one reply.
         assert client.post("/telegram/webhook", json=update, headers=right).status_code == 200
         assert client.post("/telegram/webhook", content=b"nope", headers=right).status_code == 400
+        # A big body is read only once the secret matched, and then only up to 1 MB.
+        big = b'{"update_id": 1, "x": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+        assert client.post("/telegram/webhook", content=big, headers=wrong).status_code == 403
+        too_large = client.post("/telegram/webhook", content=big, headers=right)
+        assert too_large.status_code == 413 and too_large.json()["error"]["code"] == "too_large"
         time.sleep(0.3)
         assert len(fake.sent(513)) == 1
     assert sent["text"] == "hello from the webhook"

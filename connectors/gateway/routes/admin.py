@@ -25,13 +25,22 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, fie
 from connectors.gateway.auth import client_key, hasher, issue_token, require
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
+from connectors.gateway.limits import bounded_body
 from connectors.gateway.state import GatewayState
 from knowledge.documents import Document
 from knowledge.store import DocumentRecord, StaffUser, Store, VersionConflict
 
 logger = logging.getLogger(__name__)
-auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+# A sign-in form is a user name and a password; the largest document is 100,000 characters (at most
+# 12 bytes each as JSON escapes) plus its fields.
+auth_router = APIRouter(
+    prefix="/api/v1/auth", tags=["auth"], route_class=bounded_body(16 * 1024, "a sign-in is a user name and a password")
+)
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["admin"],
+    route_class=bounded_body(2 * 1024 * 1024, "a document body is at most 100,000 characters"),
+)
 
 Viewer = Annotated[StaffUser, Depends(require("viewer"))]
 Editor = Annotated[StaffUser, Depends(require("editor"))]

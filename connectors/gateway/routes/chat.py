@@ -10,60 +10,27 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Coroutine
-from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from fastapi.routing import APIRoute
-from starlette.types import Message
+from fastapi import APIRouter
 
 from connectors.commands import requested_language, to_rasa_message
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
+from connectors.gateway.limits import bounded_body
 from connectors.gateway.rasa_client import EngineUnavailable, language_choice, to_chat_messages
 from connectors.gateway.schemas import MAX_MESSAGE_CHARS, ChatRequest, ChatResponse
 from knowledge.language import detect_language
 
 logger = logging.getLogger(__name__)
-# The largest valid request is MAX_MESSAGE_CHARS (2000) characters of at most 12 bytes each as JSON escapes, plus the
-# other fields. Anything bigger is refused while it arrives instead of being read into memory first:
-# one 200 MB body took the gateway from 530 to 860 MB of RSS before it answered 422.
+# The largest valid request is MAX_MESSAGE_CHARS (2000) characters of at most 12 bytes each as JSON
+# escapes, plus the other fields.
 MAX_BODY_BYTES = 64 * 1024
 
-
-def _too_large() -> ApiError:
-    return ApiError(
-        413,
-        "too_large",
-        f"the request body is larger than {MAX_BODY_BYTES // 1024} KB; a message is at most {MAX_MESSAGE_CHARS} characters",
-    )
-
-
-class BoundedBodyRoute(APIRoute):
-    """A route that reads at most ``MAX_BODY_BYTES`` of body (413 in the gateway's error shape)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def bounded(request: Request) -> Response:
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-                raise _too_large()
-            body = bytearray()
-            async for chunk in request.stream():  # chunked bodies declare no length
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    raise _too_large()
-
-            async def replay() -> Message:
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-            return await handler(Request(request.scope, replay))
-
-        return bounded
-
-
-router = APIRouter(prefix="/api/v1", tags=["chat"], route_class=BoundedBodyRoute)
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["chat"],
+    route_class=bounded_body(MAX_BODY_BYTES, f"a message is at most {MAX_MESSAGE_CHARS} characters"),
+)
 
 # The refusal a user sees (the widget shows the message with a Retry button), in their language.
 _UNAVAILABLE = {

@@ -23,13 +23,18 @@ from fastapi.templating import Jinja2Templates
 from connectors.gateway.auth import SESSION_COOKIE, csrf_token, decode_session, issue_token
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
+from connectors.gateway.limits import bounded_body
 from connectors.gateway.routes.admin import authenticate
 from connectors.gateway.routes.widget import static_file
 from connectors.gateway.state import GatewayState
 from knowledge.store import StaffUser
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/admin", include_in_schema=False)
+router = APIRouter(
+    prefix="/admin",
+    include_in_schema=False,
+    route_class=bounded_body(16 * 1024, "the console posts only its sign-in form"),
+)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
 # Which pages exist, in the navigation's order, and the lowest role that sees each.

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from connectors.gateway.auth import hasher, require
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
+from connectors.gateway.limits import bounded_body
 from connectors.gateway.routes.admin import _path_id, _store
 from connectors.gateway.state import GatewayState
 from knowledge.errors import KnowledgeError
@@ -32,7 +33,15 @@ from knowledge.store import AuditEvent, Feedback, HandoffTicket, StaffUser, Stat
 from knowledge.uploads import MAX_UPLOAD_BYTES, ParsedUpload, UploadError, parse_upload
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+# An upload of MAX_UPLOAD_BYTES with its multipart envelope fits; a bigger one is refused as it arrives,
+# before it is spooled to disk.
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["admin"],
+    route_class=bounded_body(
+        MAX_UPLOAD_BYTES + 64 * 1024, f"an upload is at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+    ),
+)
 
 Viewer = Annotated[StaffUser, Depends(require("viewer"))]
 Editor = Annotated[StaffUser, Depends(require("editor"))]

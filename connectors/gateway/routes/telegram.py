@@ -9,6 +9,7 @@ webhook mode.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from typing import Annotated
@@ -17,9 +18,12 @@ from fastapi import APIRouter, Header, Request, Response
 
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
+from connectors.gateway.limits import read_body
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/telegram", tags=["telegram"])
+# Telegram's updates are a few KB; read only after the secret matched.
+MAX_UPDATE_BYTES = 1024 * 1024
 
 SecretHeader = Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")]
 
@@ -32,8 +36,9 @@ async def telegram_webhook(request: Request, state: StateDep, secret: SecretHead
     expected = state.settings.telegram_webhook_secret.encode()
     if secret is None or not secrets.compare_digest(secret.encode(), expected):
         raise ApiError(403, "forbidden", "missing or wrong X-Telegram-Bot-Api-Secret-Token")
+    body = await read_body(request, MAX_UPDATE_BYTES, "a Telegram update is a few KB")
     try:
-        data = await request.json()
+        data = json.loads(body)
     except ValueError as exc:
         raise ApiError(400, "invalid_json", "the request body is not valid JSON (UTF-8 encoded)") from exc
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
