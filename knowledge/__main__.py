@@ -52,19 +52,20 @@ def _build(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
 
 
 def _sync(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
-    from knowledge.embedding import open_embedder
+    from knowledge.embedding import export_in_place, open_embedder
     from knowledge.index import corpus_changes, load_snapshot, replace_documents, save_snapshot
 
     documents = _documents(settings)
     snapshot = load_snapshot(settings.index_dir)
     changed, removed = corpus_changes(snapshot, documents)
-    started = time.perf_counter()
-    # Opened even when nothing changed: the serving processes then find the ONNX export in place
-    # (exporting is a one-off that needs torch; loading it does not).
-    embedder = open_embedder(settings, threads=0)  # every core
     if not changed and not removed:
-        print(f"index up to date ({len(snapshot)} passages); embeddings: {embedder.backend}")
+        if not export_in_place(settings):
+            # Exported here, before the serving processes start: exporting needs torch, loading does not.
+            print(f"embeddings: {open_embedder(settings, threads=0).backend}")
+        print(f"index up to date ({len(snapshot)} passages)")
         return 0
+    started = time.perf_counter()
+    embedder = open_embedder(settings, threads=0)  # every core
     if embedder.name != snapshot.model:
         print(f"error: the index was built with {snapshot.model}, the setting is {embedder.name}: run `make index`")
         return 2

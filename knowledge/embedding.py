@@ -67,7 +67,7 @@ class Embedder:
             )
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        self.name = path.name if path.name != "model" else path.parent.name
+        self.name = _model_name(path)
         # The tokenizer and torch modules are not safe to share between threads; a query encode is
         # a few milliseconds, so one at a time costs nothing.
         self._lock = threading.Lock()
@@ -115,6 +115,19 @@ def open_embedder(settings: KnowledgeSettings, *, threads: int | None = None) ->
     )
 
 
+def export_in_place(settings: KnowledgeSettings) -> bool:
+    """Whether the serving processes will find the ONNX export (or do not need one)."""
+    path = Path(settings.embedding_model_path)
+    if settings.embedding_backend != "onnx" or not (path / "config.json").is_file():
+        return True  # nothing to export (a missing model is reported where it is loaded)
+    return (settings.onnx_dir / f"{_model_name(path)}-{_fingerprint(path)}" / "export.json").exists()
+
+
+def _model_name(path: Path) -> str:
+    """The name an index records: the directory, or its parent for a package's ``model/``."""
+    return path.name if path.name != "model" else path.parent.name
+
+
 def _load_sentence_transformer(path: Path, threads: int) -> Any:
     import torch
     from sentence_transformers import SentenceTransformer
@@ -152,6 +165,10 @@ class _OnnxEncoder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(threads, 0)  # 0: ONNX Runtime's default (every core)
         options.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning: on a 2-core machine shared with Rasa a
+        # spinning thread takes the core Rasa needs (a second thread then costs nothing when the
+        # other core is busy, and halves the matrix work when it is free).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only
         self._session = onnxruntime.InferenceSession(
             str(export_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
