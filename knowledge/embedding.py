@@ -21,7 +21,9 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import warnings
+from collections import OrderedDict
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,6 +47,9 @@ PARITY_PROBES = (
     "Ningbo-Zhoushan port bonded fuel bunkering " * 80,
 )
 MIN_PARITY = 0.9999
+# encode_ahead: a vector waits this long for the encode it was made for, then is dropped.
+AHEAD_SECONDS = 10.0
+AHEAD_MAX = 256
 _ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -71,6 +76,8 @@ class Embedder:
         # The tokenizer and torch modules are not safe to share between threads; a query encode is
         # a few milliseconds, so one at a time costs nothing.
         self._lock = threading.Lock()
+        self._ahead: OrderedDict[str, tuple[float, np.ndarray]] = OrderedDict()
+        self._ahead_lock = threading.Lock()
         self._onnx: _OnnxEncoder | None = None
         self._model: Any = None
         if backend == "onnx":
@@ -89,12 +96,39 @@ class Embedder:
     def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) == 1 and (ready := self._take_ahead(texts[0])) is not None:
+            return ready
         with self._lock:
+            # encode_ahead may have finished this very text while we waited for the model.
+            if len(texts) == 1 and (ready := self._take_ahead(texts[0])) is not None:
+                return ready
             if self._onnx is not None:
                 vectors = self._onnx.encode(texts, batch_size=batch_size, progress=progress)
             else:
                 vectors = _torch_encode(self._model, texts, batch_size=batch_size, progress=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_ahead(self, text: str) -> None:
+        """Encode ``text`` now, so that the ``encode([text])`` coming within seconds is free.
+
+        The action server does this for a message the gateway is still waiting on Rasa for: the
+        embedding runs on the core Rasa's NLU leaves idle. Each vector serves one ``encode`` and
+        is dropped after AHEAD_SECONDS; the vector is the one ``encode`` would compute.
+        """
+        key = text.strip()  # the vector of a text is that of its stripped form (encode strips)
+        vector = self.encode([key])
+        with self._ahead_lock:
+            self._ahead[key] = (time.monotonic() + AHEAD_SECONDS, vector)
+            self._ahead.move_to_end(key)
+            while len(self._ahead) > AHEAD_MAX:
+                self._ahead.popitem(last=False)
+
+    def _take_ahead(self, text: str) -> np.ndarray | None:
+        with self._ahead_lock:
+            if not self._ahead:
+                return None
+            entry = self._ahead.pop(text.strip(), None)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
 
     def check_compatible(self, model: str, dimension: int) -> None:
         """Refuse an index built with another model: its vectors would be meaningless here."""

@@ -8,6 +8,7 @@ separate entries. ``to_chat_messages`` folds them into the gateway's fixed messa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,9 +38,16 @@ class RasaClient:
     action_server_url: str
     timeout: float
     health_timeout: float
+    # Ask the action server to embed a typed message while Rasa parses it (actions/server.py).
+    embed_ahead: bool = False
     _turn: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    _ahead: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.embed_ahead and text.strip() and not text.startswith("/"):  # "/intent": a button or command
+            task = asyncio.create_task(self._embed_ahead(text))
+            self._ahead.add(task)
+            task.add_done_callback(self._ahead.discard)
         first = next(self._turn) % len(self.rasa_urls)
         for attempt in range(len(self.rasa_urls)):
             url = self.rasa_urls[(first + attempt) % len(self.rasa_urls)]
@@ -66,6 +74,11 @@ class RasaClient:
         if not isinstance(payload, list):
             raise EngineUnavailable("rasa", "answered an unexpected shape")
         return [m for m in payload if isinstance(m, dict)]
+
+    async def _embed_ahead(self, text: str) -> None:
+        """Best effort: the answer is the same without it, only a few milliseconds later."""
+        with contextlib.suppress(httpx.HTTPError):
+            await self.http.post(f"{self.action_server_url}/embed-ahead", json={"text": text}, timeout=1.0)
 
     async def check_rasa(self) -> tuple[bool, str]:
         """Up when at least one replica answers (the others' state is in the detail)."""

@@ -47,6 +47,7 @@ class GatewayState:
             action_server_url=settings.action_server_url,
             timeout=settings.rasa_timeout_seconds,
             health_timeout=settings.health_timeout_seconds,
+            embed_ahead=settings.embed_ahead,
         )
         try:
             store = Store.open(settings)

@@ -270,3 +270,41 @@ def test_staff_replies_reach_the_widget_once(client: TestClient) -> None:
 def test_updates_need_a_well_formed_session_id(client: TestClient) -> None:
     response = client.get("/api/v1/chat/updates", params={"session_id": "../../etc"})
     assert response.status_code == 422 and response.json()["error"]["code"]
+
+
+def test_typed_messages_are_embedded_ahead_and_a_failing_action_server_changes_no_reply(
+    settings: GatewaySettings,
+) -> None:
+    calls: list[tuple[str, Any]] = []
+    failing = {"on": False}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        calls.append((request.url.path, body))
+        if request.url.path == "/embed-ahead":
+            if failing["on"]:
+                raise httpx.ConnectError("action server down")
+            return httpx.Response(202, json={"accepted": True})
+        return httpx.Response(200, json=[{"recipient_id": "x", "text": "Use 9610."}])
+
+    def chat(client: TestClient, message: str) -> list[tuple[str, Any]]:
+        calls.clear()
+        response = client.post("/api/v1/chat", json={"message": message})
+        assert response.status_code == 200 and response.json()["messages"][0]["text"] == "Use 9610."
+        time.sleep(0.2)  # the embed-ahead request is not awaited by the reply
+        return sorted(calls, key=lambda call: call[0])
+
+    with TestClient(create_app(settings)) as client:
+        mock_rasa(client, handler)
+        [ahead, rasa] = chat(client, "  Which code for my parcels?  ")
+        # The action server gets exactly the text Rasa gets, which is what the answer action searches.
+        assert ahead == ("/embed-ahead", {"text": "Which code for my parcels?"})
+        assert rasa[0] == "/webhooks/rest/webhook" and rasa[1]["message"] == "Which code for my parcels?"
+        # Buttons and commands reach Rasa as "/intent": nothing to search, nothing to embed.
+        assert [path for path, _ in chat(client, "/human")] == ["/webhooks/rest/webhook"]
+        failing["on"] = True
+        assert [path for path, _ in chat(client, "9610 or 1210?")] == ["/embed-ahead", "/webhooks/rest/webhook"]
+
+    with TestClient(create_app(settings.model_copy(update={"embed_ahead": False}))) as client:
+        mock_rasa(client, handler)
+        assert [path for path, _ in chat(client, "9610 or 1210?")] == ["/webhooks/rest/webhook"]

@@ -144,6 +144,29 @@ def test_action_server_down_gets_a_polite_reply_in_3s_and_answers_resume_without
     assert {name: stack.pid(name) for name in others} == others
 
 
+def test_embed_ahead_refuses_bad_bodies_and_a_flood_of_it_costs_no_answer(
+    stack: Stack, own_stack: tuple[Stack, LocalStack]
+) -> None:
+    url = f"{own_stack[1].actions_url}/embed-ahead"
+    for bad in (b"not json", b'{"text": 5}', b'{"text": "   "}', b"[]", b'{"text": "' + b"x" * 1001 + b'"}'):
+        response = httpx.post(url, content=bad, headers={"content-type": "application/json"}, timeout=5)
+        assert response.status_code == 400 and "text" in response.json()["error"], bad
+    assert httpx.post(url, json={"text": "bonded warehouse in Yiwu"}, timeout=5).status_code == 202
+
+    async def flood() -> list[int]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            replies = await asyncio.gather(
+                *(client.post(url, json={"text": f"cross-border parcel question {i}"}) for i in range(60))
+            )
+        return [r.status_code for r in replies]
+
+    statuses = asyncio.run(flood())
+    # Past MAX_AHEAD waiting it drops work (503 "busy") instead of queueing it before real searches.
+    assert set(statuses) <= {202, 503} and 202 in statuses
+    [answer] = stack.chat("what is market procurement trade").json()["messages"]
+    assert answer["citations"] and "1039" in answer["text"]
+
+
 # --- racing messages -----------------------------------------------------------------------------
 
 

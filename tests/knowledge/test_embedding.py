@@ -102,3 +102,41 @@ def test_the_backend_setting_accepts_only_known_backends(monkeypatch) -> None:  
     monkeypatch.setenv("EMBEDDING_BACKEND", "tensorrt")
     with pytest.raises(ValueError, match="embedding_backend"):
         KnowledgeSettings()
+
+
+def test_a_vector_encoded_ahead_serves_the_next_encode_once(model_cache, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import knowledge.embedding as embedding
+
+    fresh = Embedder(default_embedding_model(), cache_dir=model_cache)
+    assert fresh._onnx is not None
+    runs: list[list[str]] = []
+    model_encode = fresh._onnx.encode
+
+    def counted(texts: list[str], **kwargs):  # type: ignore[no-untyped-def]
+        runs.append(list(texts))
+        return model_encode(texts, **kwargs)
+
+    monkeypatch.setattr(fresh._onnx, "encode", counted)
+    expected = fresh.encode([TEXTS[0]])
+    fresh.encode_ahead(f"  {TEXTS[0]} ")  # as the gateway sends it; the search strips the query
+    runs.clear()
+    np.testing.assert_array_equal(fresh.encode([TEXTS[0]]), expected)
+    assert runs == [], "the vector encoded ahead was not used"
+    fresh.encode([TEXTS[0]])
+    assert runs == [[TEXTS[0]]], "a vector encoded ahead served a second encode"
+    # A batch, another text, or a vector that waited too long all go to the model.
+    fresh.encode_ahead(TEXTS[1])
+    runs.clear()
+    fresh.encode([TEXTS[2]])
+    fresh.encode([TEXTS[1], TEXTS[2]])
+    assert runs == [[TEXTS[2]], [TEXTS[1], TEXTS[2]]]
+    monkeypatch.setattr(embedding, "AHEAD_SECONDS", 0.0)
+    fresh.encode_ahead(TEXTS[3])
+    runs.clear()
+    fresh.encode([TEXTS[3]])
+    assert runs == [[TEXTS[3]]]
+    # and the waiting room is bounded.
+    monkeypatch.setattr(embedding, "AHEAD_MAX", 2)
+    for text in ("a", "b", "c"):
+        fresh.encode_ahead(text)
+    assert list(fresh._ahead) == ["b", "c"]
