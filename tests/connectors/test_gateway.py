@@ -308,3 +308,33 @@ def test_typed_messages_are_embedded_ahead_and_a_failing_action_server_changes_n
     with TestClient(create_app(settings.model_copy(update={"embed_ahead": False}))) as client:
         mock_rasa(client, handler)
         assert [path for path, _ in chat(client, "9610 or 1210?")] == ["/webhooks/rest/webhook"]
+
+
+def test_under_load_messages_are_not_embedded_ahead() -> None:
+    import asyncio
+
+    from connectors.gateway.rasa_client import EMBED_AHEAD_WHILE_IN_FLIGHT, RasaClient
+
+    ahead: list[str] = []
+
+    async def run() -> None:
+        release = asyncio.Event()
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/embed-ahead":
+                ahead.append(json.loads(request.content)["text"])
+                return httpx.Response(202)
+            await release.wait()  # Rasa busy: every message stays in flight
+            return httpx.Response(200, json=[{"text": "ok"}])
+
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        client = RasaClient(http, ["http://rasa"], "http://actions", 5, 1, embed_ahead=True)
+        sends = [asyncio.create_task(client.send(f"s{i}", f"question {i}", {})) for i in range(6)]
+        await asyncio.sleep(0.1)
+        release.set()
+        assert all(reply == [{"text": "ok"}] for reply in await asyncio.gather(*sends))
+        await client.send("s9", "question 9", {})  # quiet again
+        await asyncio.sleep(0.05)
+
+    asyncio.run(run())
+    assert ahead == [f"question {i}" for i in range(EMBED_AHEAD_WHILE_IN_FLIGHT)] + ["question 9"]
