@@ -8,8 +8,9 @@ index loads first, in this process, and only then does the server start listenin
 
 It also serves ``POST /embed-ahead {"text": ...}``: the gateway sends each typed message here at the
 same time as it sends it to Rasa, so the query embedding runs on the core Rasa's NLU leaves idle,
-and the answer action's search finds the vector ready (``Embedder.encode_ahead``). Best effort: at
-most ``MAX_AHEAD`` wait at once, and anything else is dropped, never queued behind real searches.
+and the answer action's search finds the vector ready (``Embedder.encode_ahead``). Best effort:
+only while no action runs and no other text is being embedded ahead; anything else is dropped,
+never queued behind real searches.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from actions import knowledge_base
 from knowledge.settings import KnowledgeSettings
 
 logger = logging.getLogger(__name__)
-MAX_AHEAD = 4
+MAX_AHEAD = 1
 
 
 def _finished(pending: set[asyncio.Future[None]]) -> Any:
@@ -43,6 +44,17 @@ def _finished(pending: set[asyncio.Future[None]]) -> Any:
 def add_embed_ahead(app: Sanic[Any, Any], max_chars: int) -> None:
     """``POST /embed-ahead``: 202 when the text will be embedded, 4xx/503 with a reason otherwise."""
     pending: set[asyncio.Future[None]] = set()
+    actions_running = [0]
+
+    @app.on_request
+    async def action_started(request: Request) -> None:
+        if request.path == "/webhook":
+            actions_running[0] += 1
+
+    @app.on_response
+    async def action_finished(request: Request, _: HTTPResponse) -> None:
+        if request.path == "/webhook":
+            actions_running[0] -= 1
 
     @app.post("/embed-ahead")
     async def embed_ahead(request: Request) -> HTTPResponse:
@@ -53,7 +65,8 @@ def add_embed_ahead(app: Sanic[Any, Any], max_chars: int) -> None:
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str) or not text.strip() or len(text) > max_chars:
             return response.json({"error": f"send {{'text': a string of 1 to {max_chars} characters}}"}, status=400)
-        if len(pending) >= MAX_AHEAD:
+        if len(pending) >= MAX_AHEAD or actions_running[0]:
+            # Only an idle action server has a core to spare: otherwise this would slow real answers.
             return response.json({"accepted": False, "reason": "busy"}, status=503)
         try:
             embedder = knowledge_base.retriever(timeout=0).embedder

@@ -73,8 +73,8 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         self.name = _model_name(path)
-        # The tokenizer and torch modules are not safe to share between threads; a query encode is
-        # a few milliseconds, so one at a time costs nothing.
+        # torch modules are not safe to share between threads; a query encode is a few
+        # milliseconds, so one at a time costs nothing.
         self._lock = threading.Lock()
         self._ahead: OrderedDict[str, tuple[float, np.ndarray]] = OrderedDict()
         self._ahead_lock = threading.Lock()
@@ -98,13 +98,12 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if len(texts) == 1 and (ready := self._take_ahead(texts[0])) is not None:
             return ready
-        with self._lock:
-            # encode_ahead may have finished this very text while we waited for the model.
-            if len(texts) == 1 and (ready := self._take_ahead(texts[0])) is not None:
-                return ready
-            if self._onnx is not None:
-                vectors = self._onnx.encode(texts, batch_size=batch_size, progress=progress)
-            else:
+        if self._onnx is not None:
+            # No lock: an ONNX Runtime session runs from several threads at once, and the tokenizer
+            # is only read. A search never waits for an encode_ahead of another message.
+            vectors = self._onnx.encode(texts, batch_size=batch_size, progress=progress)
+        else:
+            with self._lock:
                 vectors = _torch_encode(self._model, texts, batch_size=batch_size, progress=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
