@@ -32,29 +32,27 @@ logger = logging.getLogger(__name__)
 MAX_AHEAD = 1
 
 
-def _finished(pending: set[asyncio.Future[None]]) -> Any:
-    def done(job: asyncio.Future[None]) -> None:
-        pending.discard(job)
-        if not job.cancelled() and job.exception() is not None:
-            logger.warning("embed-ahead failed: %s", job.exception())
-
-    return done
-
-
 def add_embed_ahead(app: Sanic[Any, Any], max_chars: int) -> None:
     """``POST /embed-ahead``: 202 when the text will be embedded, 4xx/503 with a reason otherwise."""
     pending: set[asyncio.Future[None]] = set()
-    actions_running = [0]
+    actions_running = 0
 
     @app.on_request
     async def action_started(request: Request) -> None:
+        nonlocal actions_running
         if request.path == "/webhook":
-            actions_running[0] += 1
+            actions_running += 1
 
     @app.on_response
     async def action_finished(request: Request, _: HTTPResponse) -> None:
+        nonlocal actions_running
         if request.path == "/webhook":
-            actions_running[0] -= 1
+            actions_running -= 1
+
+    def finished(job: asyncio.Future[None]) -> None:
+        pending.discard(job)
+        if not job.cancelled() and job.exception() is not None:
+            logger.warning("embed-ahead failed: %s", job.exception())
 
     @app.post("/embed-ahead")
     async def embed_ahead(request: Request) -> HTTPResponse:
@@ -65,7 +63,7 @@ def add_embed_ahead(app: Sanic[Any, Any], max_chars: int) -> None:
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str) or not text.strip() or len(text) > max_chars:
             return response.json({"error": f"send {{'text': a string of 1 to {max_chars} characters}}"}, status=400)
-        if len(pending) >= MAX_AHEAD or actions_running[0]:
+        if len(pending) >= MAX_AHEAD or actions_running:
             # Only an idle action server has a core to spare: otherwise this would slow real answers.
             return response.json({"accepted": False, "reason": "busy"}, status=503)
         try:
@@ -74,7 +72,7 @@ def add_embed_ahead(app: Sanic[Any, Any], max_chars: int) -> None:
             return response.json({"accepted": False, "reason": str(exc)}, status=503)
         job = asyncio.get_running_loop().run_in_executor(None, embedder.encode_ahead, text)
         pending.add(job)
-        job.add_done_callback(_finished(pending))
+        job.add_done_callback(finished)
         return response.json({"accepted": True}, status=202)
 
 

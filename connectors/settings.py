@@ -38,7 +38,8 @@ class GatewaySettings(KnowledgeSettings):
     redis_port: int = Field(default=56379, ge=1, le=65535)
     rasa_timeout_seconds: float = Field(default=4.5, gt=0, le=60)
     # Send each typed message to the action server's /embed-ahead while Rasa parses it, so the
-    # query embedding is ready when the answer action searches (about 7 ms off each answer; README).
+    # query embedding is ready when the answer action searches (knowledge p50 42-46 against 47-53 ms
+    # in make bench; README, "Measured").
     # Only useful when that action server is the one Rasa calls: turn it off behind a load balancer
     # that spreads action calls over several action servers (docs/scaling.md).
     embed_ahead: bool = True

@@ -21,8 +21,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from bench.local_stack import APP_PYTHON, PREPARED_INDEX, PREPARED_MODELS, PREPARED_ONNX
+
 REPO = Path(__file__).resolve().parents[2]
-APP_PYTHON = REPO / ".venv" / "app" / "bin" / "python"
 START_TIMEOUT_SECONDS = 300
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
 # Screenshots for a person to look at (Chinese renders with fonts-noto-cjk).
@@ -68,7 +69,7 @@ E2E_ADMIN = ("e2e-admin", "e2e-admin-password-1234")
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    index = REPO / "var" / "index"
+    index = PREPARED_INDEX
     if not (index / "CURRENT").exists():
         pytest.fail("no prepared index: run `make prepare` (make test does it) before the e2e tests")
     data_dir = tmp_path_factory.mktemp("stack")
@@ -77,8 +78,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {
         **os.environ,
         "DATA_DIR": str(data_dir),
-        "MODELS_DIR": str(REPO / "var" / "models"),
-        "EMBEDDING_CACHE_DIR": str(REPO / "var" / "onnx"),
+        "MODELS_DIR": str(PREPARED_MODELS),
+        "EMBEDDING_CACHE_DIR": str(PREPARED_ONNX),
         "GATEWAY_HOST": "127.0.0.1",
         "GATEWAY_PORT": str(gateway_port),
         "RASA_PORT": str(free_port()),
