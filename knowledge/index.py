@@ -54,7 +54,7 @@ import numpy as np
 from knowledge.documents import Document
 from knowledge.embedding import Embedder
 from knowledge.errors import REBUILD_HINT, IndexCorruptError, IndexMissingError
-from knowledge.language import identifiers, tokenize
+from knowledge.language import identifiers, spelling_variants, tokenize
 from knowledge.passages import Passage, split_document
 
 FORMAT_VERSION = 2
@@ -276,6 +276,17 @@ class Snapshot:
     def doc_ids(self) -> frozenset[str]:
         return frozenset(p.doc_id for p in self.passages)
 
+    def document_rows(self, doc_id: str) -> list[int]:
+        """The live rows of one document, in its section order."""
+        return self._rows_by_document.get(doc_id, [])
+
+    @cached_property
+    def _rows_by_document(self) -> dict[str, list[int]]:
+        rows: dict[str, list[int]] = {}
+        for row in np.flatnonzero(self.alive):
+            rows.setdefault(self.passage(int(row)).doc_id, []).append(int(row))
+        return rows
+
     def corpus_hash(self) -> str:
         digest = hashlib.sha256()
         for passage in self.passages:
@@ -310,6 +321,20 @@ class Snapshot:
 
     def in_vocabulary(self, token: str) -> bool:
         return token in self.base.bm25.vocab_dict or token in self.delta.doc_freqs
+
+    def spelled(self, token: str) -> str:
+        """``token``, or the most frequent indexed word one typo away ("orign" -> "origin").
+
+        Only for Latin words of five letters or more that the index lacks: shorter words have too
+        many neighbours, and Chinese words are cut by jieba, not typed letter by letter.
+        """
+        if len(token) < 5 or not token.isascii() or not token.isalpha() or self.in_vocabulary(token):
+            return token
+        cache: dict[str, str] = self.__dict__.setdefault("_spelled", {})
+        if token not in cache:
+            known = [w for w in spelling_variants(token) if self.in_vocabulary(w)]
+            cache[token] = max(known, key=lambda w: (self.doc_freq(w), w)) if known else token
+        return cache[token]
 
     def doc_freq(self, token: str) -> int:
         return self.base.doc_freq(token) + self.delta.doc_freqs.get(token, 0)
@@ -417,7 +442,7 @@ def _passage_rows(
 ) -> tuple[list[Passage], list[list[str]], np.ndarray]:
     passages = [p for document in documents for p in split_document(document)]
     tokens = [tokenize(p.indexed_text) for p in passages]
-    vectors = embedder.encode([p.indexed_text for p in passages], progress=progress)
+    vectors = embedder.encode([p.indexed_text for p in passages], kind="passage", progress=progress)
     return passages, tokens, vectors
 
 

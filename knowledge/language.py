@@ -126,6 +126,19 @@ _ZH_STOPWORDS = frozenset(
 )
 
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def spelling_variants(word: str) -> set[str]:
+    """Every word one edit away (delete, swap, replace, insert a letter): candidates for a typo."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    inserts = {a + c + b for a, b in splits for c in _LETTERS}
+    return (deletes | swaps | replaces | inserts) - {word}
+
+
 def detect_language(text: str) -> Language | None:
     """Return ``"zh"`` or ``"en"`` for text with a clear language, ``None`` otherwise."""
     han = len(_HAN.findall(text))

@@ -27,6 +27,8 @@ from knowledge.passages import Passage
 from knowledge.settings import KnowledgeSettings
 
 RETRIEVERS = ("dense", "bm25", "exact")
+# The documents of this many best hits come with all their sections (SearchResult.sections).
+CONTEXT_DOCUMENTS = 4
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,29 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Section:
+    """A passage of one of the best documents, with its similarity to the query."""
+
+    passage: Passage
+    dense_similarity: float
+
+
+@dataclass(frozen=True)
 class SearchResult:
     query: str
     lang: str
     answered: bool
     hits: list[Hit]
     reason: str = ""
+    # What answer composition needs beyond the ranking: each query token's idf, and every current
+    # passage of the best documents (the sentence that answers is often in another section).
+    term_weights: Mapping[str, float] = field(default_factory=dict)
+    sections: Mapping[str, tuple[Section, ...]] = field(default_factory=dict)
+    # Query words read as an indexed word one typo away ("orign" -> "origin"), and the share of the
+    # query's idf weight in words no passage contains.
+    spelling: Mapping[str, str] = field(default_factory=dict)
+    unknown_share: float = 0.0
+    query_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def fuse(rankings: Mapping[str, list[int]], weights: Mapping[str, float], k: int) -> dict[int, float]:
@@ -156,7 +175,7 @@ class HybridRetriever:
             raise QueryError(f"unknown language {lang!r}: use one of {', '.join(SUPPORTED_LANGUAGES)}")
         query_lang = lang or detect_language(query) or "en"
         snapshot = self._snapshot
-        query_tokens = tokenize(query)
+        query_tokens = [snapshot.spelled(t) for t in tokenize(query)]
         tokens = [t for t in query_tokens if snapshot.in_vocabulary(t)]
         codes = identifiers(query)
         if not query_tokens and not codes:
@@ -165,7 +184,7 @@ class HybridRetriever:
             return SearchResult(query, query_lang, False, [], "the knowledge base is empty")
 
         allowed = self._allowed_rows(snapshot, topic, zone, query_lang if only_lang else None, include_expired)
-        query_vector = self.embedder.encode([query])[0]
+        query_vector = self.embedder.encode([query], kind="query")[0]
 
         def similarity(row: int) -> float:
             # Only for the rows that need it: FAISS already ranked the whole index.
@@ -205,8 +224,18 @@ class HybridRetriever:
             )
             for row in best
         ]
-        answered, reason = self._decide(hits, codes, query_lang)
-        return SearchResult(query, query_lang, answered, hits, reason)
+        unknown = self._coverage(tuple(t for t in query_tokens if not snapshot.in_vocabulary(t)), query_tokens, idf)
+        answered, reason = self._decide(hits, codes, query_lang, unknown)
+        sections: dict[str, tuple[Section, ...]] = {}
+        for hit in hits:
+            doc_id = hit.passage.doc_id
+            if doc_id not in sections and len(sections) < CONTEXT_DOCUMENTS:
+                rows = [r for r in snapshot.document_rows(doc_id) if allowed[r]]
+                sections[doc_id] = tuple(Section(snapshot.passage(r), round(similarity(r), 4)) for r in rows)
+        spelling = {t: s for t, s in zip(tokenize(query), query_tokens, strict=True) if t != s}
+        return SearchResult(
+            query, query_lang, answered, hits, reason, idf, sections, spelling, round(unknown, 4), query_vector
+        )
 
     def _allowed_rows(
         self, snapshot: Snapshot, topic: str | None, zone: str | None, lang: str | None, include_expired: bool
@@ -248,13 +277,13 @@ class HybridRetriever:
             return 0.0
         return sum(idf[t] for t in set(query_tokens) if t in present) / total
 
-    def _decide(self, hits: list[Hit], codes: list[str], lang: str) -> tuple[bool, str]:
+    def _decide(self, hits: list[Hit], codes: list[str], lang: str, unknown: float) -> tuple[bool, str]:
         if not hits:
             return False, "nothing in the knowledge base matches the query"
         top = hits[0]
         if codes and top.exact_match:
             return True, "the best passage names the code in the query"
-        reason = self.settings.answer_thresholds(lang).reason(top.dense_similarity, top.lexical_coverage)
+        reason = self.settings.answer_thresholds(lang).reason(top.dense_similarity, top.lexical_coverage, unknown)
         if reason is not None:
             return True, reason
         return False, "no passage is close enough to the question to count as an answer"

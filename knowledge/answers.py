@@ -1,0 +1,523 @@
+"""Answer composition: lead with the sentences that answer the question, then their context and source.
+
+One function, ``compose``, turns a search result into the message a trader sees. The answer action,
+the console's hit testing and the evaluation all call it, so they show the same answer for the same
+question. It reads only the search result (no Rasa, no index access).
+
+How it decides, in order:
+
+1. Nothing cleared the search's bar: say so, offer the nearest topics and a person.
+2. Score every sentence of the best documents (all their sections, not only the passage that ranked
+   first) against the question: the idf-weighted share of the question's words it holds, the
+   similarity of its section to the question, and whether it holds what the question asks for.
+3. The question asks for a number or a date (``expected_type``) and no well-matched sentence holds
+   one: the knowledge base covers the topic but does not state the asked thing. Say exactly that,
+   offer the nearest documents and a person, cite nothing as the answer, and report it as a gap.
+4. Otherwise lead with the best sentence (one per part of a two-part question, from two passages if
+   needed), then the rest of its section for context, the source and its date. The matched sentence is
+   never trimmed away. A passage in the other language is used when it is the best evidence, and the
+   reply says so.
+
+Must not: present a passage as the answer when it does not hold the asked kind of fact, or serve a
+passage past its ``valid_until`` (search never returns one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from knowledge import entities
+from knowledge.language import tokenize
+from knowledge.passages import Passage
+from knowledge.search import Hit, SearchResult
+
+AnswerType = Literal["number", "date", "name", "yesno", "other"]
+Outcome = Literal["answer", "partial", "not_found"]
+
+MAX_LEAD_CHARS = 420
+MAX_ANSWER_CHARS = 900
+MAX_RELATED = 3
+# A source older than this is quoted "as of" its date.
+OLD_SOURCE_DAYS = 365
+# A passage about the zone the trader named is preferred over a slightly better general one.
+ZONE_PREFERENCE = 0.9
+FEEDBACK_PAYLOADS = ("/feedback_good", "/feedback_bad")
+HUMAN_PAYLOAD = "/request_human"
+
+# Sentence score = coverage of the question's words + section similarity + fact of the asked type.
+# Tuned on the dev half of knowledge/eval/real-source (make eval); see README, "Measured".
+W_COVERAGE = 1.0
+W_SECTION = 1.5
+W_TYPE = 0.35
+W_FIRST_HIT = 0.1
+# ... and more when one of its figures is the counted thing itself ("23 trips", "53个非洲国家").
+W_COUNTED = 0.25
+# A sentence must cover this share of the question's weighted words to prove a number/date is there.
+MIN_TYPED_COVERAGE = 0.1
+
+TEXT = {
+    "en": {
+        "source": "Source: {title}{date}. Last reviewed {reviewed}.",
+        "dated": ", dated {date}",
+        "uncertain": "Note: part of this rests on a single or unofficial source; confirm with the office named before you act on it.",
+        "not_found": 'I could not find this in the knowledge base, so I would rather not guess. Try naming the procedure, place or customs code (for example "9810 overseas warehouse" or "ODI filing Zhejiang").',
+        "partial": "The knowledge base covers **{title}**, but it does not state {what}, so I would rather not guess.",
+        "what_number": "the figure you ask for",
+        "what_date": "the date you ask for",
+        "nearest": "These topics are the closest I have:",
+        "person": "If you need a definite answer, I can pass your question to a member of staff.",
+        "as_of": "As of {date} (the date of the newest source): ",
+        "other_language": "(From the Chinese version of this document; there is no English text for it.)",
+        "context": "Context",
+        "good": "👍 Helpful",
+        "bad": "👎 Not helpful",
+        "human": "Talk to a person",
+    },
+    "zh": {
+        "source": "来源：{title}{date}。最近审核：{reviewed}。",
+        "dated": "，日期 {date}",
+        "uncertain": "提示：其中部分内容仅有单一或非官方来源，办理前请向文中提到的主管部门核实。",
+        "not_found": "知识库里没有找到这个问题的答案，我不想随便猜测。可以试着写明具体业务、地点或监管方式代码（例如“9810 海外仓”或“浙江 境外投资备案”）。",
+        "partial": "知识库涉及“{title}”，但没有写明{what}，我不想随便猜测。",
+        "what_number": "您问的具体数字",
+        "what_date": "您问的具体日期",
+        "nearest": "最接近的相关主题：",
+        "person": "如需确切答复，我可以把您的问题转给工作人员。",
+        "as_of": "截至 {date}（最新来源的日期）：",
+        "other_language": "（以下内容来自英文资料，该文档暂无中文版本。）",
+        "context": "相关说明",
+        "good": "👍 有帮助",
+        "bad": "👎 没帮助",
+        "human": "转人工",
+    },
+}
+
+# --- what the question asks for ------------------------------------------------------------------
+
+_DATE_Q = re.compile(
+    r"\bwhen\b|what year|which year|since when|what date|which date|what day|in which month|哪一?年|何时|什么时候|哪一?天|"
+    r"哪个月|几月|几号|何年|哪年|起始时间|开始时间|生效时间|实施时间|什么时间|哪一?日",
+    re.IGNORECASE,
+)
+_NUMBER_Q = re.compile(
+    r"how (?:many|much|long|big|large|far|often)|what (?:share|percentage|percent|proportion|rate|amount|"
+    r"limit|threshold|cap|ceiling|size|area|volume|number|value|total|portion|ratio)|\bhow many\b|"
+    r"(?:maximum|minimum|max|min)\b|\blimit\b|\bthreshold\b|\bcap\b|多少|几[个家条项次倍年天月类批种]|几成|"
+    r"比例|占比|百分之|多大|多长|多久|多远|多高|上限|下限|限额|额度|门槛|规模|面积|税率|吞吐量|总量|总额",
+    re.IGNORECASE,
+)
+_YESNO_Q = re.compile(
+    r"^(?:can|could|does|do|is|are|must|should|will|has|have|did|was|were|may)\b|"
+    r"能不能|能否|可不可以|可否|是否|是不是|有没有|需不需要|要不要|用不用|会不会|算不算|还能|吗[？?！!。.\s]*$",
+    re.IGNORECASE,
+)
+_NAME_Q = re.compile(
+    r"\bwhich\b|\bwho\b|\bwhom\b|what (?:is the name|authority|agency|office|department|body|law|regulation|"
+    r"document|code|port|city)|哪个|哪家|哪些|哪里|谁|什么部门|哪个部门|名称|叫什么|什么机构|哪座|在哪",
+    re.IGNORECASE,
+)
+
+
+def expected_type(question: str) -> AnswerType:
+    """What kind of fact the question asks for, in either language."""
+    if _DATE_Q.search(question):
+        return "date"
+    if _NUMBER_Q.search(question):
+        return "number"
+    if _YESNO_Q.search(question.strip()):
+        return "yesno"
+    if _NAME_Q.search(question):
+        return "name"
+    return "other"
+
+
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|[〇零一二三四五六七八九]{4}年")
+_MONTH = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b|\d{1,2}月",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\d|[一二两三四五六七八九十百千万亿]+(?:个|家|项|条|年|月|日|天|倍|成|类|批|种|次|平方|万|亿)|百分之|"
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|thousand|"
+    r"million|billion|half|dozen)\b",
+    re.IGNORECASE,
+)
+
+
+_GIVEN_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_MEASURE_EN = re.compile(r"how (?:many|much) (?:of )?(?:the |our |my )?([a-z][a-z'-]+)", re.IGNORECASE)
+# "几个非洲国家", "多少家企业": the counted thing follows a classifier; "吞吐量是多少": it comes before.
+_MEASURE_ZH_AFTER = re.compile(r"(?:多少|几)(?:个|家|条|项|次|种|类|批|名|座|列|艘)([\u4e00-\u9fff]{1,6})")
+_MEASURE_ZH_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:有|是|为|达|共|一共|总共|大概|大约|约)?(?:多少|几)")
+_CLASSIFIERS = "个家条项次种类批名座列艘万亿千百十"
+# Measure words that say "a number" without naming what is counted: any figure answers them.
+_GENERIC_MEASURES = frozenset(
+    {
+        "is",
+        "are",
+        "was",
+        "were",
+        "does",
+        "do",
+        "did",
+        "will",
+        "can",
+        "could",
+        "should",
+        "would",
+        "has",
+        "have",
+        "time",
+        "money",
+        "percent",
+        "per",
+        "cost",
+        "costs",
+        "钱",
+        "元",
+        "美元",
+        "美金",
+        "人民币",
+        "万",
+        "亿",
+        "天",
+        "年",
+        "个月",
+        "月",
+        "时间",
+        "多久",
+        "左右",
+        "一共",
+        "总共",
+        "大概",
+        "呢",
+        "吗",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a fact must have to answer the question: its kind, the numbers the question gives (an
+    answer about "2020" must be about 2020) and, for "how many X" / "多少X", the X that is counted."""
+
+    kind: AnswerType
+    given: frozenset[str] = frozenset()
+    measure: str | None = None
+
+    @classmethod
+    def of(cls, question: str) -> Asked:
+        kind = expected_type(question)
+        given = frozenset(_GIVEN_NUMBER.findall(entities.normalise(question)))
+        measure = None
+        if match := _MEASURE_EN.search(question) or _MEASURE_ZH_AFTER.search(question):
+            words = tokenize(match.group(1))
+            measure = words[0] if words and words[0] not in _GENERIC_MEASURES else None
+        elif match := _MEASURE_ZH_BEFORE.search(question):
+            words = [w for w in tokenize(match.group(1)) if w not in _GENERIC_MEASURES and len(w) > 1]
+            measure = words[-1] if words else None
+        return cls(kind, given, measure)
+
+    def counts_in(self, sentence: str) -> bool:
+        """Whether a figure in ``sentence`` counts the asked thing ("23 trips", "53个非洲国家")."""
+        if self.measure is None:
+            return False
+        folded = entities.normalise(sentence)
+        if re.search(r"[a-z]", self.measure):
+            return bool(re.search(rf"\d[\d,.]*\s*(?:[a-z%-]+\s+){{0,2}}{re.escape(self.measure)}", folded))
+        pattern = rf"(?:\d[\d,.]*|[一二两三四五六七八九十百千万亿]+)[{_CLASSIFIERS}]{{0,2}}[\u4e00-\u9fff]{{0,4}}{re.escape(self.measure)}"
+        return bool(re.search(pattern, folded))
+
+    def held_by(self, sentence: str, tokens: set[str], heading: str) -> bool:
+        """Whether ``sentence`` (in a section titled ``heading``) can state the asked number or date."""
+        if self.kind not in ("number", "date"):
+            return True
+        folded = entities.normalise(sentence)
+        where = folded + " " + entities.normalise(heading)
+        if any(n not in where for n in self.given):
+            return False
+        if self.measure is not None and self.measure not in tokens and self.measure not in where:
+            return False
+        rest = folded
+        for number in self.given:  # the question's own numbers are not the answer
+            rest = rest.replace(number, " ")
+        if self.kind == "date":
+            return bool(_YEAR.search(rest) or _MONTH.search(rest))
+        return bool(_QUANTITY.search(rest))
+
+
+# --- sentences -------------------------------------------------------------------------------------
+
+_ABBREVIATIONS = re.compile(
+    r"(?:\b(?:No|Nos|Art|Arts|e\.g|i\.e|etc|vs|Co|Ltd|Inc|St|Mr|Ms|Dr|approx|incl|para|p|pp|Vol|Fig|U\.S|U\.K|Jan|Feb|"
+    r"Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)|\b[A-Z])\.$"
+)
+_EN_END = re.compile(r"(?<=[.!?;])\s+(?=[\"'“(\[*]*[A-Z0-9])")
+_ZH_END = re.compile(r"(?<=[。！？；!?])")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)、])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage, in order: list items and lines stand alone, "No. 54" does not end one."""
+    sentences: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        for piece in _ZH_END.split(line):
+            start = 0
+            for match in _EN_END.finditer(piece):
+                candidate = piece[start : match.start()]
+                if _ABBREVIATIONS.search(candidate):
+                    continue
+                sentences.append(candidate.strip())
+                start = match.end()
+            if piece[start:].strip():
+                sentences.append(piece[start:].strip())
+    return [s for s in sentences if s]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a passage and why it was chosen."""
+
+    text: str
+    passage: Passage
+    index: int  # position in its passage
+    score: float
+    coverage: float
+    typed: bool  # holds a fact of the asked type
+
+
+def _coverage(tokens: set[str], wanted: Mapping[str, float]) -> float:
+    total = sum(wanted.values())
+    return sum(w for t, w in wanted.items() if t in tokens) / total if total > 0 else 0.0
+
+
+def score_sentences(result: SearchResult, question: str, *, lang: str | None = None) -> list[Sentence]:
+    """Every sentence of the best documents' sections, best first."""
+    asked = Asked.of(question)
+    wanted = _weights(question, result.term_weights, result.spelling)
+    first = result.hits[0].passage.id if result.hits else None
+    scored: list[Sentence] = []
+    for sections in result.sections.values():
+        for section in sections:
+            passage = section.passage
+            if lang is not None and passage.lang != lang:
+                continue
+            title = f"{passage.doc_title} {passage.section}"
+            heading = set(tokenize(title))
+            for index, text in enumerate(split_sentences(passage.text)):
+                tokens = set(tokenize(text))
+                coverage = _coverage(tokens, wanted)
+                context = _coverage(tokens | heading, wanted)
+                typed = asked.held_by(text, tokens, title)
+                score = (
+                    W_COVERAGE * (0.75 * coverage + 0.25 * context)
+                    + W_SECTION * section.dense_similarity
+                    + (W_TYPE if typed and asked.kind in ("number", "date") else 0.0)
+                    + (W_COUNTED if typed and asked.counts_in(text) else 0.0)
+                    + (W_FIRST_HIT if passage.id == first else 0.0)
+                )
+                scored.append(Sentence(text, passage, index, round(score, 4), round(coverage, 4), typed))
+    scored.sort(key=lambda s: -s.score)
+    return scored
+
+
+def _weights(question: str, idf: Mapping[str, float], spelling: Mapping[str, str]) -> dict[str, float]:
+    """The question's words with their idf (words the index lacks weigh as the rarest known word)."""
+    tokens = {spelling.get(t, t) for t in tokenize(question)}
+    rarest = max(idf.values(), default=1.0)
+    return {t: idf.get(t, rarest) for t in tokens}
+
+
+_RESPECTIVELY = re.compile(r"^(.*?)([\u4e00-\u9fffA-Za-z0-9]{2,12})和([\u4e00-\u9fffA-Za-z0-9]{2,12})分别(.*)$")
+_PARTS = re.compile(
+    r"[?？]\s*(?=\S)|[;；]|，(?:以及|还有|另外|并且|同时)|\band (?=(?:how|what|which|when|who|where|is|are|does|do|can)\b)",
+    re.IGNORECASE,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The separate questions in a message ("which new areas, and how big in total?" -> two)."""
+    if match := _RESPECTIVELY.match(question):  # "2022年货物吞吐量和集装箱吞吐量分别是多少" -> two
+        before, first, second, after = match.groups()
+        return [f"{before}{first}{after}", f"{before}{second}{after}"]
+    parts = [p.strip(" ,，。") for p in _PARTS.split(question) if p and len(p.strip(" ,，。")) >= 4]
+    return parts if len(parts) > 1 else [question]
+
+
+# --- the reply ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What to send, and what it rests on (for logging, hit testing and the evaluation)."""
+
+    outcome: Outcome
+    text: str
+    buttons: list[dict[str, str]]
+    citations: list[dict[str, Any]]
+    kind: AnswerType = "other"
+    lead: tuple[Sentence, ...] = field(default=())
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The dispatcher's keyword arguments: text, buttons and the channel-neutral citations."""
+        return {"text": self.text, "buttons": self.buttons, "json_message": {"citations": self.citations}}
+
+    @property
+    def answered(self) -> bool:
+        return self.outcome == "answer"
+
+
+def trim_to_sentence(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
+    """Cut ``text`` at the last sentence end before ``limit`` characters (never mid-sentence)."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for sentence in split_sentences(text):
+        joined = f"{kept} {sentence}".strip() if kept else sentence
+        if len(joined) > limit:
+            break
+        kept = joined
+    return kept if len(kept) > limit // 3 else text[:limit].rstrip() + "…"
+
+
+def feedback_buttons(words: Mapping[str, str]) -> list[dict[str, str]]:
+    return [
+        {"title": words["good"], "payload": FEEDBACK_PAYLOADS[0]},
+        {"title": words["bad"], "payload": FEEDBACK_PAYLOADS[1]},
+    ]
+
+
+def citation(passage: Passage) -> dict[str, Any]:
+    return {"doc_id": passage.doc_id, "title": passage.doc_title, "source_url": passage.source_url}
+
+
+def related_buttons(result: SearchResult, exclude: set[str]) -> list[dict[str, str]]:
+    buttons: list[dict[str, str]] = []
+    seen = set(exclude)
+    for hit in result.hits:
+        passage = hit.passage
+        if passage.slug in seen or passage.lang != result.lang:
+            continue
+        seen.add(passage.slug)
+        buttons.append({"title": passage.doc_title, "payload": passage.doc_title})
+        if len(buttons) == MAX_RELATED:
+            break
+    return buttons
+
+
+def prefer_zone(result: SearchResult, question: str) -> SearchResult:
+    """Move a close passage tagged with the one zone ``question`` names to the top (entity filter)."""
+    zones = {e.value for e in entities.extract(question) if e.entity == "zone"}
+    if len(zones) != 1 or not result.answered or not result.hits:
+        return result
+    zone = zones.pop()
+    top = result.hits[0]
+    if zone in top.passage.zones:
+        return result
+    for i, hit in enumerate(result.hits[1:5], start=1):
+        if zone in hit.passage.zones and hit.score >= ZONE_PREFERENCE * top.score:
+            return dataclasses.replace(result, hits=[hit, *result.hits[:i], *result.hits[i + 1 :]])
+    return result
+
+
+def compose(result: SearchResult, question: str, lang: str, today: dt.date | None = None) -> Answer:
+    """The reply for a search result (see the module docstring for the order of decisions)."""
+    words = TEXT[lang]
+    today = today or dt.date.today()
+    kind = expected_type(question)
+    if not result.answered or not result.hits:
+        return _not_found(result, words, kind)
+    same_language = any(s.passage.lang == lang for sections in result.sections.values() for s in sections)
+    lead = _lead(result, question, kind, lang if same_language else None)
+    if not lead:
+        return _partial(result, words, kind)
+    return _answer(result, lead, words, kind, lang, today)
+
+
+def answer(result: SearchResult, question: str, lang: str) -> tuple[SearchResult, Answer]:
+    """The result as the bot ranks it (zone preference applied) and the reply it sends.
+
+    The console's hit testing calls this too, so it shows exactly what a trader would get.
+    """
+    preferred = prefer_zone(result, question)
+    return preferred, compose(preferred, question, lang)
+
+
+def _lead(result: SearchResult, question: str, kind: AnswerType, lang: str | None) -> list[Sentence]:
+    """The best sentence per part of the question; empty when the asked kind of fact is missing."""
+    lead: list[Sentence] = []
+    for part in question_parts(question):
+        part_kind = expected_type(part) if part != question else kind
+        ranked = score_sentences(result, part, lang=lang)
+        if part_kind in ("number", "date"):
+            ranked = [s for s in ranked if s.typed and s.coverage >= MIN_TYPED_COVERAGE] or (
+                [] if part == question or not lead else ranked
+            )
+        if ranked and all(ranked[0].text != s.text for s in lead):
+            lead.append(ranked[0])
+    return lead
+
+
+def _answer(
+    result: SearchResult, lead: list[Sentence], words: Mapping[str, str], kind: AnswerType, lang: str, today: dt.date
+) -> Answer:
+    main = lead[0].passage
+    lead_text = " ".join(s.text for s in lead) if lang == "en" else "".join(s.text for s in lead)
+    if len(lead_text) > MAX_LEAD_CHARS and len(lead) == 1:
+        lead_text = lead[0].text  # one long sentence is kept whole: it is the answer
+    chosen = {(s.passage.id, s.index) for s in lead}
+    rest = [s for i, s in enumerate(split_sentences(main.text)) if (main.id, i) not in chosen]
+    room = max(0, MAX_ANSWER_CHARS - len(lead_text))
+    context = trim_to_sentence(" ".join(rest) if lang == "en" else "".join(rest), room) if rest and room > 80 else ""
+    if context.endswith("…"):
+        context = ""  # only whole sentences as context
+    date = words["dated"].format(date=main.source_date.isoformat()) if main.source_date else ""
+    if main.source_date and (today - main.source_date).days > OLD_SOURCE_DAYS:
+        lead_text = words["as_of"].format(date=main.source_date.isoformat()) + lead_text
+    parts = [f"**{main.doc_title}** — {main.section}"]
+    if main.lang != lang:
+        parts.append(words["other_language"])
+    parts.append(lead_text)
+    if context:
+        parts.append(context)
+    passages = list(dict.fromkeys(s.passage for s in lead))
+    for passage in passages[1:]:  # a second part answered from another passage: name it too
+        parts.append(f"({passage.doc_title} — {passage.section})")
+    parts.append(words["source"].format(title=main.source_title, date=date, reviewed=main.last_reviewed.isoformat()))
+    if any(p.confidence != "high" for p in passages):
+        parts.append(words["uncertain"])
+    cited = list(dict.fromkeys(p.doc_id for p in passages))
+    citations = [citation(next(p for p in passages if p.doc_id == doc_id)) for doc_id in cited]
+    buttons = related_buttons(result, {p.slug for p in passages}) + feedback_buttons(words)
+    return Answer("answer", "\n\n".join(parts), buttons, citations, kind, tuple(lead))
+
+
+def _not_found(result: SearchResult, words: Mapping[str, str], kind: AnswerType) -> Answer:
+    buttons = related_buttons(result, set())
+    text = words["not_found"] + (f"\n\n{words['nearest']}" if buttons else f"\n\n{words['person']}")
+    buttons.append({"title": words["human"], "payload": HUMAN_PAYLOAD})
+    return Answer("not_found", text, buttons, [], kind)
+
+
+def _partial(result: SearchResult, words: Mapping[str, str], kind: AnswerType) -> Answer:
+    """The topic is covered but the asked fact is not: say so, never present a passage as the answer."""
+    top = _top_in_language(result.hits, result.lang)
+    what = words["what_date"] if kind == "date" else words["what_number"]
+    text = "\n\n".join([words["partial"].format(title=top.doc_title, what=what), words["nearest"]])
+    buttons = [{"title": top.doc_title, "payload": top.doc_title}, *related_buttons(result, {top.slug})]
+    buttons.append({"title": words["human"], "payload": HUMAN_PAYLOAD})
+    return Answer("partial", text, buttons, [], kind)
+
+
+def _top_in_language(hits: list[Hit], lang: str) -> Passage:
+    return next((h.passage for h in hits if h.passage.lang == lang), hits[0].passage)
