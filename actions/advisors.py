@@ -193,8 +193,15 @@ ODI_TEXT: dict[str, dict[str, str]] = {
 }
 
 INVESTOR_NAMES = {
-    "en": {"central_soe": "central SOE", "local_soe": "local SOE", "private": "private company"},
-    "zh": {"central_soe": "中央企业", "local_soe": "地方国有企业", "private": "民营企业"},
+    # "unstated": a case read from one message about an overseas company's own investment, where the
+    # Chinese parent's type changes nothing in the route (actions/cases.py).
+    "en": {
+        "central_soe": "central SOE",
+        "local_soe": "local SOE",
+        "private": "private company",
+        "unstated": "Chinese parent",
+    },
+    "zh": {"central_soe": "中央企业", "local_soe": "地方国有企业", "private": "民营企业", "unstated": "境内母公司"},
 }
 
 
@@ -361,39 +368,45 @@ class ActionRecommendOdiRoute(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         lang = reply_language(tracker)
-        words = ODI_TEXT[lang]
         events = _clear(ODI_SLOTS)
         exit_ = tracker.get_slot("advisor_exit")
         values = {slot: tracker.get_slot(slot) for slot in ODI_SLOTS}
         if exit_ or any(v is None for v in values.values()):
-            return _left_early(dispatcher, exit_, events, words["stopped"])
-        investor, country, industry = (
-            str(values["odi_investor_type"]),
-            str(values["odi_destination"]),
-            str(values["odi_industry"]),
-        )
-        amount = Decimal(str(values["odi_amount_usd"]))
-        offshore = values["odi_offshore"] == "yes"
-        lines, sources = odi_route(investor, country, industry, amount, offshore, lang)
-        title = words["title"].format(
-            investor=INVESTOR_NAMES[lang][investor],
-            country=entities.display_name("country", country, lang),
-            industry=_industry_name(industry, lang),
-            amount=_amount_text(amount, lang),
-        )
-        passages = [p for slug, heading in sources if (p := find_section(slug, lang, heading)) is not None]
-        parts = [title, "\n".join(lines)]
-        documents = find_section("howto-file-odi", lang, "documents" if lang == "en" else "材料")
-        if documents is not None and len(lines) > 1:
-            parts += [words["documents"], trim_to_sentence(documents.text, 900)]
-            passages.append(documents)
-        parts.append(words["confirm"])
-        citations = _cite(passages)
-        dispatcher.utter_message(
-            text="\n\n".join(parts), buttons=_result_buttons(lang), json_message={"citations": citations}
-        )
-        summary = f"[ODI advisor] {investor}, {country}, {industry}, USD {amount}, offshore={values['odi_offshore']}"
-        return [*events, *_remember(summary, citations)]
+            return _left_early(dispatcher, exit_, events, ODI_TEXT[lang]["stopped"])
+        return [*events, *recommend_odi(dispatcher, {k: str(v) for k, v in values.items()}, lang)]
+
+
+def recommend_odi(
+    dispatcher: CollectingDispatcher, values: dict[str, str], lang: str, *, note: str = ""
+) -> list[dict[str, Any]]:
+    """Send the route for a complete set of ODI answers (``ODI_SLOTS``); the slots that remember it.
+
+    ``note`` goes under the title (what was assumed when the case came in one message).
+    """
+    words = ODI_TEXT[lang]
+    investor, country, industry = values["odi_investor_type"], values["odi_destination"], values["odi_industry"]
+    amount = Decimal(values["odi_amount_usd"])
+    offshore = values["odi_offshore"] == "yes"
+    lines, sources = odi_route(investor, country, industry, amount, offshore, lang)
+    title = words["title"].format(
+        investor=INVESTOR_NAMES[lang][investor],
+        country=entities.display_name("country", country, lang),
+        industry=_industry_name(industry, lang),
+        amount=_amount_text(amount, lang),
+    )
+    passages = [p for slug, heading in sources if (p := find_section(slug, lang, heading)) is not None]
+    parts = [title, *([note] if note else []), "\n".join(lines)]
+    documents = find_section("howto-file-odi", lang, "documents" if lang == "en" else "材料")
+    if documents is not None and len(lines) > 1:
+        parts += [words["documents"], trim_to_sentence(documents.text, 900)]
+        passages.append(documents)
+    parts.append(words["confirm"])
+    citations = _cite(passages)
+    dispatcher.utter_message(
+        text="\n\n".join(parts), buttons=_result_buttons(lang), json_message={"citations": citations}
+    )
+    summary = f"[ODI advisor] {investor}, {country}, {industry}, USD {amount}, offshore={values['odi_offshore']}"
+    return _remember(summary, citations)
 
 
 # --- customs supervision mode -----------------------------------------------------------------
@@ -543,28 +556,33 @@ class ActionRecommendCustomsMode(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         lang = reply_language(tracker)
-        words = CUSTOMS_TEXT[lang]
         events = _clear(CUSTOMS_SLOTS)
         exit_ = tracker.get_slot("advisor_exit")
         direction = tracker.get_slot("customs_direction")
         if exit_ or direction is None:
-            return _left_early(dispatcher, exit_, events, words["stopped"])
+            return _left_early(dispatcher, exit_, events, CUSTOMS_TEXT[lang]["stopped"])
         mode = customs_mode(
             direction,
             tracker.get_slot("customs_import_stock"),
             tracker.get_slot("customs_buyer"),
             tracker.get_slot("customs_route"),
         )
-        code = mode.split("-")[0]
-        parts = [words["title"].format(code=code), words[f"why_{mode.replace('-', '_')}"]]
-        slug, heading = CUSTOMS_SOURCES[mode]
-        passage = find_section(slug, lang, heading)
-        citations: list[dict[str, Any]] = []
-        if passage is not None:
-            parts += [words["prepare"], f"**{passage.section}**\n{trim_to_sentence(passage.text, 900)}"]
-            citations = _cite([passage])
-        parts.append(words["confirm"])
-        dispatcher.utter_message(
-            text="\n\n".join(parts), buttons=_result_buttons(lang), json_message={"citations": citations}
-        )
-        return [*events, *_remember(f"[customs advisor] {mode}", citations)]
+        return [*events, *recommend_customs(dispatcher, mode, lang)]
+
+
+def recommend_customs(dispatcher: CollectingDispatcher, mode: str, lang: str) -> list[dict[str, Any]]:
+    """Send the recommendation for ``mode`` (a ``customs_mode`` result); the slots that remember it."""
+    words = CUSTOMS_TEXT[lang]
+    code = mode.split("-")[0]
+    parts = [words["title"].format(code=code), words[f"why_{mode.replace('-', '_')}"]]
+    slug, heading = CUSTOMS_SOURCES[mode]
+    passage = find_section(slug, lang, heading)
+    citations: list[dict[str, Any]] = []
+    if passage is not None:
+        parts += [words["prepare"], f"**{passage.section}**\n{trim_to_sentence(passage.text, 900)}"]
+        citations = _cite([passage])
+    parts.append(words["confirm"])
+    dispatcher.utter_message(
+        text="\n\n".join(parts), buttons=_result_buttons(lang), json_message={"citations": citations}
+    )
+    return _remember(f"[customs advisor] {mode}", citations)

@@ -17,15 +17,16 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge_base
+from actions.advisors import recommend_customs, recommend_odi
+from actions.cases import CASE_TEXT, Case, customs_result, known_facts, read_case
 from actions.language import reply_language
 from knowledge import entities
-from knowledge.answers import TEXT, Answer, answer
+from knowledge.answers import TEXT, answer
 from knowledge.errors import KnowledgeError
-from knowledge.search import SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,9 @@ class ActionAnswerQuestion(Action):
     ) -> list[dict[str, Any]]:
         lang = reply_language(tracker)
         message = tracker.latest_message.get("text") or ""
+        case = read_case(message)
+        if case is not None:  # the message states an advisor's whole case: advise, or ask only the rest
+            return advise(dispatcher, tracker, case, lang)
         question = complete_follow_up(message, tracker.get_slot("last_question")) or message
         try:
             result = knowledge_base.retriever(timeout=3.0).search(question, k=8, lang=lang)
@@ -105,19 +109,42 @@ class ActionAnswerQuestion(Action):
         _, reply = answer(result, question, lang)
         dispatcher.utter_message(**reply.message)
         cited = [c["doc_id"] for c in reply.citations]
-        log_question(tracker.sender_id, lang, question, result, reply)
+        log_question(
+            tracker.sender_id, lang, question, reply.answered, cited, result.hits[0].score if result.hits else None
+        )
         return [SlotSet("last_question", question), SlotSet("last_doc_ids", cited)]
+
+
+def advise(dispatcher: CollectingDispatcher, tracker: Tracker, case: Case, lang: str) -> list[dict[str, Any]]:
+    """The advisor's result for a complete case; otherwise its form, started with what is known."""
+    message = tracker.latest_message.get("text") or ""
+    if case.missing:
+        count = len(case.missing)
+        known = known_facts(case, lang)
+        if known:
+            text = CASE_TEXT[lang]["known"].format(known=known, count=count, s="" if count == 1 else "s")
+            dispatcher.utter_message(text=text)
+        return [*(SlotSet(slot, value) for slot, value in case.slots.items()), FollowupAction(case.form)]
+    if case.form == "odi_form":
+        note = CASE_TEXT[lang]["assumed_onshore"] if "odi_offshore" in case.assumed else ""
+        events = recommend_odi(dispatcher, case.slots, lang, note=note)
+    else:
+        events = recommend_customs(dispatcher, customs_result(case), lang)
+    cited: list[str] = next((e["value"] for e in events if e.get("name") == "last_doc_ids"), [])
+    log_question(tracker.sender_id, lang, message, True, list(cited), None)
+    return events
 
 
 _pending_logs: set[asyncio.Task[None]] = set()
 
 
-def log_question(sender_id: str, lang: str, question: str, result: SearchResult, reply: Answer) -> None:
+def log_question(
+    sender_id: str, lang: str, question: str, answered: bool, cited: list[str], top_score: float | None
+) -> None:
     """Record the question for the console (dashboard, questions queue) without delaying the reply.
 
     Only a real answer counts as answered: a "not stated" reply is a gap the questions queue shows.
     """
-    cited = [c["doc_id"] for c in reply.citations]
 
     async def write() -> None:
         try:
@@ -126,9 +153,9 @@ def log_question(sender_id: str, lang: str, question: str, result: SearchResult,
                 sender_id=sender_id,
                 lang=lang,
                 question=question,
-                answered=reply.answered,
+                answered=answered,
                 doc_ids=cited,
-                top_score=result.hits[0].score if result.hits else None,
+                top_score=top_score,
             )
         except Exception:
             logger.exception("could not log the question %r", question[:80])

@@ -34,9 +34,9 @@ from typing import Any, Literal
 from knowledge import entities
 from knowledge.language import tokenize
 from knowledge.passages import Passage
+from knowledge.questions import AnswerType, Asked, expected_type, question_parts
 from knowledge.search import Hit, SearchResult
 
-AnswerType = Literal["number", "date", "name", "yesno", "other"]
 Outcome = Literal["answer", "partial", "not_found"]
 
 MAX_LEAD_CHARS = 420
@@ -96,160 +96,6 @@ TEXT = {
         "human": "转人工",
     },
 }
-
-# --- what the question asks for ------------------------------------------------------------------
-
-_DATE_Q = re.compile(
-    r"\bwhen\b|what year|which year|since when|what date|which date|what day|in which month|哪一?年|何时|什么时候|哪一?天|"
-    r"哪个月|几月|几号|何年|哪年|起始时间|开始时间|生效时间|实施时间|什么时间|哪一?日",
-    re.IGNORECASE,
-)
-_NUMBER_Q = re.compile(
-    r"how (?:many|much|long|big|large|far|often)|what (?:share|percentage|percent|proportion|rate|amount|"
-    r"limit|threshold|cap|ceiling|size|area|volume|number|value|total|portion|ratio)|\bhow many\b|"
-    r"(?:maximum|minimum|max|min)\b|\blimit\b|\bthreshold\b|\bcap\b|多少|几[个家条项次倍年天月类批种]|几成|"
-    r"比例|占比|百分之|多大|多长|多久|多远|多高|上限|下限|限额|额度|门槛|规模|面积|税率|吞吐量|总量|总额",
-    re.IGNORECASE,
-)
-_YESNO_Q = re.compile(
-    r"^(?:can|could|does|do|is|are|must|should|will|has|have|did|was|were|may)\b|"
-    r"能不能|能否|可不可以|可否|是否|是不是|有没有|需不需要|要不要|用不用|会不会|算不算|还能|吗[？?！!。.\s]*$",
-    re.IGNORECASE,
-)
-_NAME_Q = re.compile(
-    r"\bwhich\b|\bwho\b|\bwhom\b|what (?:is the name|authority|agency|office|department|body|law|regulation|"
-    r"document|code|port|city)|哪个|哪家|哪些|哪里|谁|什么部门|哪个部门|名称|叫什么|什么机构|哪座|在哪",
-    re.IGNORECASE,
-)
-
-
-def expected_type(question: str) -> AnswerType:
-    """What kind of fact the question asks for, in either language."""
-    if _DATE_Q.search(question):
-        return "date"
-    if _NUMBER_Q.search(question):
-        return "number"
-    if _YESNO_Q.search(question.strip()):
-        return "yesno"
-    if _NAME_Q.search(question):
-        return "name"
-    return "other"
-
-
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|[〇零一二三四五六七八九]{4}年")
-_MONTH = re.compile(
-    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b|\d{1,2}月",
-    re.IGNORECASE,
-)
-_QUANTITY = re.compile(
-    r"\d|[一二两三四五六七八九十百千万亿]+(?:个|家|项|条|年|月|日|天|倍|成|类|批|种|次|平方|万|亿)|百分之|"
-    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|thousand|"
-    r"million|billion|half|dozen)\b",
-    re.IGNORECASE,
-)
-
-
-_GIVEN_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_MEASURE_EN = re.compile(r"how (?:many|much) (?:of )?(?:the |our |my )?([a-z][a-z'-]+)", re.IGNORECASE)
-# "几个非洲国家", "多少家企业": the counted thing follows a classifier; "吞吐量是多少": it comes before.
-_MEASURE_ZH_AFTER = re.compile(r"(?:多少|几)(?:个|家|条|项|次|种|类|批|名|座|列|艘)([\u4e00-\u9fff]{1,6})")
-_MEASURE_ZH_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:有|是|为|达|共|一共|总共|大概|大约|约)?(?:多少|几)")
-_CLASSIFIERS = "个家条项次种类批名座列艘万亿千百十"
-# Measure words that say "a number" without naming what is counted: any figure answers them.
-_GENERIC_MEASURES = frozenset(
-    {
-        "is",
-        "are",
-        "was",
-        "were",
-        "does",
-        "do",
-        "did",
-        "will",
-        "can",
-        "could",
-        "should",
-        "would",
-        "has",
-        "have",
-        "time",
-        "money",
-        "percent",
-        "per",
-        "cost",
-        "costs",
-        "钱",
-        "元",
-        "美元",
-        "美金",
-        "人民币",
-        "万",
-        "亿",
-        "天",
-        "年",
-        "个月",
-        "月",
-        "时间",
-        "多久",
-        "左右",
-        "一共",
-        "总共",
-        "大概",
-        "呢",
-        "吗",
-    }
-)
-
-
-@dataclass(frozen=True)
-class Asked:
-    """What a fact must have to answer the question: its kind, the numbers the question gives (an
-    answer about "2020" must be about 2020) and, for "how many X" / "多少X", the X that is counted."""
-
-    kind: AnswerType
-    given: frozenset[str] = frozenset()
-    measure: str | None = None
-
-    @classmethod
-    def of(cls, question: str) -> Asked:
-        kind = expected_type(question)
-        given = frozenset(_GIVEN_NUMBER.findall(entities.normalise(question)))
-        measure = None
-        if match := _MEASURE_EN.search(question) or _MEASURE_ZH_AFTER.search(question):
-            words = tokenize(match.group(1))
-            measure = words[0] if words and words[0] not in _GENERIC_MEASURES else None
-        elif match := _MEASURE_ZH_BEFORE.search(question):
-            words = [w for w in tokenize(match.group(1)) if w not in _GENERIC_MEASURES and len(w) > 1]
-            measure = words[-1] if words else None
-        return cls(kind, given, measure)
-
-    def counts_in(self, sentence: str) -> bool:
-        """Whether a figure in ``sentence`` counts the asked thing ("23 trips", "53个非洲国家")."""
-        if self.measure is None:
-            return False
-        folded = entities.normalise(sentence)
-        if re.search(r"[a-z]", self.measure):
-            return bool(re.search(rf"\d[\d,.]*\s*(?:[a-z%-]+\s+){{0,2}}{re.escape(self.measure)}", folded))
-        pattern = rf"(?:\d[\d,.]*|[一二两三四五六七八九十百千万亿]+)[{_CLASSIFIERS}]{{0,2}}[\u4e00-\u9fff]{{0,4}}{re.escape(self.measure)}"
-        return bool(re.search(pattern, folded))
-
-    def held_by(self, sentence: str, tokens: set[str], heading: str) -> bool:
-        """Whether ``sentence`` (in a section titled ``heading``) can state the asked number or date."""
-        if self.kind not in ("number", "date"):
-            return True
-        folded = entities.normalise(sentence)
-        where = folded + " " + entities.normalise(heading)
-        if any(n not in where for n in self.given):
-            return False
-        if self.measure is not None and self.measure not in tokens and self.measure not in where:
-            return False
-        rest = folded
-        for number in self.given:  # the question's own numbers are not the answer
-            rest = rest.replace(number, " ")
-        if self.kind == "date":
-            return bool(_YEAR.search(rest) or _MONTH.search(rest))
-        return bool(_QUANTITY.search(rest))
-
 
 # --- sentences -------------------------------------------------------------------------------------
 
@@ -334,22 +180,6 @@ def _weights(question: str, idf: Mapping[str, float], spelling: Mapping[str, str
     tokens = {spelling.get(t, t) for t in tokenize(question)}
     rarest = max(idf.values(), default=1.0)
     return {t: idf.get(t, rarest) for t in tokens}
-
-
-_RESPECTIVELY = re.compile(r"^(.*?)([\u4e00-\u9fffA-Za-z0-9]{2,12})和([\u4e00-\u9fffA-Za-z0-9]{2,12})分别(.*)$")
-_PARTS = re.compile(
-    r"[?？]\s*(?=\S)|[;；]|，(?:以及|还有|另外|并且|同时)|\band (?=(?:how|what|which|when|who|where|is|are|does|do|can)\b)",
-    re.IGNORECASE,
-)
-
-
-def question_parts(question: str) -> list[str]:
-    """The separate questions in a message ("which new areas, and how big in total?" -> two)."""
-    if match := _RESPECTIVELY.match(question):  # "2022年货物吞吐量和集装箱吞吐量分别是多少" -> two
-        before, first, second, after = match.groups()
-        return [f"{before}{first}{after}", f"{before}{second}{after}"]
-    parts = [p.strip(" ,，。") for p in _PARTS.split(question) if p and len(p.strip(" ,，。")) >= 4]
-    return parts if len(parts) > 1 else [question]
 
 
 # --- the reply ---------------------------------------------------------------------------------------
