@@ -25,7 +25,7 @@ from actions.advisors import recommend_customs, recommend_odi
 from actions.cases import CASE_TEXT, Case, customs_result, known_facts, read_case
 from actions.language import reply_language
 from knowledge import entities
-from knowledge.answers import TEXT, answer
+from knowledge.answers import TEXT, answer_question
 from knowledge.errors import KnowledgeError
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class ActionAnswerQuestion(Action):
             return advise(dispatcher, tracker, case, lang)
         question = complete_follow_up(message, tracker.get_slot("last_question")) or message
         try:
-            result = knowledge_base.retriever(timeout=3.0).search(question, k=8, lang=lang)
+            result, reply = answer_question(knowledge_base.retriever(timeout=3.0), question, lang)
         except KnowledgeError as exc:
             logger.warning("search refused %r: %s", question[:80], exc)
             dispatcher.utter_message(text=TEXT[lang]["not_found"], json_message={"citations": []})
@@ -106,7 +106,6 @@ class ActionAnswerQuestion(Action):
             logger.exception("knowledge search failed")
             dispatcher.utter_message(response=UNAVAILABLE_RESPONSE)
             return []
-        _, reply = answer(result, question, lang)
         dispatcher.utter_message(**reply.message)
         cited = [c["doc_id"] for c in reply.citations]
         log_question(

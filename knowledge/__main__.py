@@ -56,13 +56,17 @@ def _full_build(settings: KnowledgeSettings, documents: list[Document], *, quiet
 
 def _sync(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
     from knowledge.embedding import configured_model_name, export_in_place, open_embedder
-    from knowledge.index import corpus_changes, load_snapshot, replace_documents, save_snapshot
+    from knowledge.index import corpus_changes, load_snapshot, read_manifest, replace_documents, save_snapshot
+    from knowledge.language import TOKENIZER_VERSION
 
     documents = _documents(settings)
     snapshot = load_snapshot(settings.index_dir)
     if snapshot.model != configured_model_name(settings):
         # EMBEDDING_MODEL changed since the index was built: its vectors mean nothing to the new model.
         print(f"the index was built with {snapshot.model}; rebuilding it for {configured_model_name(settings)}")
+        return _full_build(settings, documents, quiet=True)
+    if read_manifest(settings.index_dir).get("tokenizer", 1) != TOKENIZER_VERSION:
+        print("the index was built with an older tokenizer; rebuilding it")
         return _full_build(settings, documents, quiet=True)
     changed, removed = corpus_changes(snapshot, documents)
     if not changed and not removed:

@@ -35,7 +35,7 @@ from knowledge import entities
 from knowledge.language import tokenize
 from knowledge.passages import Passage
 from knowledge.questions import AnswerType, Asked, expected_type, question_parts
-from knowledge.search import Hit, SearchResult
+from knowledge.search import Hit, HybridRetriever, SearchResult
 
 Outcome = Literal["answer", "partial", "not_found"]
 
@@ -72,7 +72,7 @@ TEXT = {
         "nearest": "These topics are the closest I have:",
         "person": "If you need a definite answer, I can pass your question to a member of staff.",
         "as_of": "As of {date} (the date of the newest source): ",
-        "other_language": "(From the Chinese version of this document; there is no English text for it.)",
+        "other_language": "(This comes from the Chinese version of the document: the English version does not say it.)",
         "context": "Context",
         "good": "👍 Helpful",
         "bad": "👎 Not helpful",
@@ -89,7 +89,7 @@ TEXT = {
         "nearest": "最接近的相关主题：",
         "person": "如需确切答复，我可以把您的问题转给工作人员。",
         "as_of": "截至 {date}（最新来源的日期）：",
-        "other_language": "（以下内容来自英文资料，该文档暂无中文版本。）",
+        "other_language": "（以下内容来自英文资料，中文资料中没有这一内容。）",
         "context": "相关说明",
         "good": "👍 有帮助",
         "bad": "👎 没帮助",
@@ -148,6 +148,10 @@ def _coverage(tokens: set[str], wanted: Mapping[str, float]) -> float:
 def score_sentences(result: SearchResult, question: str, *, lang: str | None = None) -> list[Sentence]:
     """Every sentence of the best documents' sections, best first."""
     asked = Asked.of(question)
+    # "how many trucks", and no document ever says "truck": no figure here counts them.
+    uncountable = (
+        asked.counted is not None and result.spelling.get(asked.counted, asked.counted) in result.unknown_words
+    )
     wanted = _weights(question, result.term_weights, result.spelling)
     first = result.hits[0].passage.id if result.hits else None
     scored: list[Sentence] = []
@@ -162,7 +166,7 @@ def score_sentences(result: SearchResult, question: str, *, lang: str | None = N
                 tokens = set(tokenize(text))
                 coverage = _coverage(tokens, wanted)
                 context = _coverage(tokens | heading, wanted)
-                typed = asked.held_by(text, tokens, title)
+                typed = not uncountable and asked.held_by(text, tokens, title)
                 score = (
                     W_COVERAGE * (0.75 * coverage + 0.25 * context)
                     + W_SECTION * section.dense_similarity
@@ -267,32 +271,52 @@ def compose(result: SearchResult, question: str, lang: str, today: dt.date | Non
     kind = expected_type(question)
     if not result.answered or not result.hits:
         return _not_found(result, words, kind)
-    same_language = any(s.passage.lang == lang for sections in result.sections.values() for s in sections)
-    lead = _lead(result, question, kind, lang if same_language else None)
+    # The trader's language first; the other language version when it is the only one that says it
+    # (a staff document written in one language, or versions that drifted apart), and the reply says so.
+    lead = _lead(result, question, kind, lang) or _lead(result, question, kind, None)
     if not lead:
         return _partial(result, words, kind)
     return _answer(result, lead, words, kind, lang, today)
 
 
 def answer(result: SearchResult, question: str, lang: str) -> tuple[SearchResult, Answer]:
-    """The result as the bot ranks it (zone preference applied) and the reply it sends.
-
-    The console's hit testing calls this too, so it shows exactly what a trader would get.
-    """
+    """The result as the bot ranks it (zone preference applied) and the reply it sends."""
     preferred = prefer_zone(result, question)
     return preferred, compose(preferred, question, lang)
 
 
+def answer_question(retriever: HybridRetriever, question: str, lang: str, *, k: int = 8) -> tuple[SearchResult, Answer]:
+    """Search and answer as the bot does; the answer action and the console's hit testing both call it.
+
+    When nothing in the trader's language answers, the documents that exist only in the other
+    language are searched on their own (staff may write a document in one language): their answer
+    is given, saying so. A translated document holds the same facts in both, so it is not searched
+    twice.
+    """
+    result, reply = answer(retriever.search(question, k=k, lang=lang), question, lang)
+    if reply.answered:
+        return result, reply
+    fallback = retriever.search(question, k=k, lang=lang, other_language_only=True)
+    if not fallback.hits:
+        return result, reply
+    fallback, other_reply = answer(fallback, question, lang)
+    return (fallback, other_reply) if other_reply.answered else (result, reply)
+
+
 def _lead(result: SearchResult, question: str, kind: AnswerType, lang: str | None) -> list[Sentence]:
-    """The best sentence per part of the question; empty when the asked kind of fact is missing."""
+    """The best sentence per part of the question; empty when the asked kind of fact is missing.
+
+    ``lang``: only sentences in that language; None: any (a sentence in the other language cannot
+    share the question's words, so its section's similarity has to stand for them).
+    """
     lead: list[Sentence] = []
     for part in question_parts(question):
         part_kind = expected_type(part) if part != question else kind
         ranked = score_sentences(result, part, lang=lang)
         if part_kind in ("number", "date"):
-            ranked = [s for s in ranked if s.typed and s.coverage >= MIN_TYPED_COVERAGE] or (
-                [] if part == question or not lead else ranked
-            )
+            ranked = [
+                s for s in ranked if s.typed and (s.coverage >= MIN_TYPED_COVERAGE or s.passage.lang != result.lang)
+            ] or ([] if part == question or not lead else ranked)
         if ranked and all(ranked[0].text != s.text for s in lead):
             lead.append(ranked[0])
     return lead

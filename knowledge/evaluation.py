@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from knowledge.search import HybridRetriever, SearchResult
+from knowledge.search import CODE_REASON, HybridRetriever, SearchResult
 from knowledge.settings import KnowledgeSettings, Thresholds
 
 MODES: dict[str, tuple[str, ...]] = {
@@ -89,7 +89,7 @@ def run(retriever: HybridRetriever, questions: list[Question], mode: str, *, pro
                 result.answered,
                 top.dense_similarity if top else 0.0,
                 top.lexical_coverage if top else 0.0,
-                bool(top and top.exact_match),
+                result.reason == CODE_REASON,  # answered whatever the thresholds (a code, not a year)
                 result.unknown_share,
             )
         )

@@ -54,7 +54,7 @@ import numpy as np
 from knowledge.documents import Document
 from knowledge.embedding import Embedder
 from knowledge.errors import REBUILD_HINT, IndexCorruptError, IndexMissingError
-from knowledge.language import identifiers, spelling_variants, tokenize
+from knowledge.language import TOKENIZER_VERSION, identifiers, spelling_variants, tokenize
 from knowledge.passages import Passage, split_document
 
 FORMAT_VERSION = 2
@@ -325,10 +325,11 @@ class Snapshot:
     def spelled(self, token: str) -> str:
         """``token``, or the most frequent indexed word one typo away ("orign" -> "origin").
 
-        Only for Latin words of five letters or more that the index lacks: shorter words have too
-        many neighbours, and Chinese words are cut by jieba, not typed letter by letter.
+        Only for Latin words of 5 to 20 letters that the index lacks: shorter words have too many
+        neighbours, longer ones are not typed words (and would cost ~50 variants per letter), and
+        Chinese words are cut by jieba, not typed letter by letter.
         """
-        if len(token) < 5 or not token.isascii() or not token.isalpha() or self.in_vocabulary(token):
+        if not 5 <= len(token) <= 20 or not token.isascii() or not token.isalpha() or self.in_vocabulary(token):
             return token
         cache: dict[str, str] = self.__dict__.setdefault("_spelled", {})
         if token not in cache:
@@ -587,6 +588,7 @@ def save_snapshot(snapshot: Snapshot, index_dir: Path) -> Path:
         manifest = {
             "format": FORMAT_VERSION,
             "model": snapshot.model,
+            "tokenizer": TOKENIZER_VERSION,
             "dimension": snapshot.dimension,
             "passage_count": len(snapshot),
             "document_count": len(snapshot.doc_ids),

@@ -25,6 +25,9 @@ _LETTERS_PER_HAN = 3.0
 # Identifiers a trader types: customs codes (9610), HS codes (8517.62), document numbers (2021-47).
 _IDENTIFIER = re.compile(r"(?<![\d.])\d{4}(?:[.\-]\d{2,6})*(?![\d])")
 _EN_WORD = re.compile(r"[a-z0-9]+(?:[.\-'][a-z0-9]+)*")
+# Raised when ``tokenize`` changes: an index records it, and `make prepare` re-indexes on a change
+# (the stored passage tokens must be cut as queries are). 2: hyphenated words also give their parts.
+TOKENIZER_VERSION = 2
 
 _EN_STOPWORDS = frozenset(
     [
@@ -169,12 +172,20 @@ def _jieba():  # type: ignore[no-untyped-def]
     return jieba
 
 
+def _singular(word: str) -> str:
+    """A light plural fold: "zones" -> "zone", not "class" or "2020s"."""
+    if len(word) > 4 and word.endswith("s") and not word.endswith("ss") and not word[-2].isdigit():
+        return word[:-1]
+    return word
+
+
 def tokenize(text: str) -> list[str]:
     """Search tokens for BM25: jieba words for Han text, lower-case words for the rest.
 
     Han runs are cut by jieba in search mode (``cut_for_search`` also emits the sub-words of long
     compounds, so "跨境电子商务" matches "电子商务"); Latin runs become lower-case words with a light
-    plural fold. Stopwords of both languages are dropped.
+    plural fold, a hyphenated word also yields its parts, and "what's" is "what". Stopwords of both
+    languages are dropped.
     """
     text = normalise(text)
     tokens: list[str] = []
@@ -185,9 +196,14 @@ def tokenize(text: str) -> list[str]:
             )
         else:
             for word in _EN_WORD.findall(other_run):
-                if word in _EN_STOPWORDS:
+                if "'" in word:  # "what's" -> "what", "we're" -> "we", "don't" -> "do"
+                    stem, _, ending = word.partition("'")
+                    word = stem[:-1] if ending == "t" and stem.endswith("n") else stem
+                if not word or word in _EN_STOPWORDS:
                     continue
-                if len(word) > 4 and word.endswith("s") and not word.endswith("ss") and not word[-2].isdigit():
-                    word = word[:-1]
-                tokens.append(word)
+                tokens.append(_singular(word))
+                if "-" in word:  # "yiwu-madrid" is also "yiwu" and "madrid"; "e-commerce" stays whole too
+                    tokens.extend(
+                        _singular(part) for part in word.split("-") if len(part) > 1 and part not in _EN_STOPWORDS
+                    )
     return tokens

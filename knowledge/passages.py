@@ -41,12 +41,16 @@ class Passage:
     valid_from: dt.date | None
     valid_until: dt.date | None
     tags: tuple[str, ...] = field(default=())
+    # The document's title in the other language, for a document written in one language only: a
+    # question in the other language then shares its words (BM25) and its meaning (the embedding).
+    other_title: str = ""
 
     @property
     def indexed_text(self) -> str:
         """What retrieval sees: titles and tags carried into the section text."""
         tags = " ".join(self.tags)
-        return f"{self.doc_title}\n{self.section}\n{self.text}\n{tags}".strip()
+        titles = f"{self.doc_title}\n{self.other_title}" if self.other_title else self.doc_title
+        return f"{titles}\n{self.section}\n{self.text}\n{tags}".strip()
 
     def is_current(self, today: dt.date) -> bool:
         if self.valid_until is not None and today > self.valid_until:
@@ -92,6 +96,9 @@ def split_document(document: Document) -> list[Passage]:
             valid_from=document.valid_from,
             valid_until=document.valid_until,
             tags=tuple(document.tags),
+            other_title=""
+            if document.translation
+            else (document.title_zh if document.lang == "en" else document.title_en),
         )
         for heading, text in sections
         if text

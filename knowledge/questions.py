@@ -87,6 +87,11 @@ _MONTH = re.compile(
     r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b|\d{1,2}月",
     re.IGNORECASE,
 )
+_TIME_OF_DAY = re.compile(
+    r"\b\d{1,2}:\d{2}\b|\b\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}[点时]|"
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekdays?|weekends?)s?\b|周[一二三四五六日末]|星期",
+    re.IGNORECASE,
+)
 _QUANTITY = re.compile(
     r"\d|[一二两三四五六七八九十百千万亿]+(?:个|家|项|条|年|月|日|天|倍|成|类|批|种|次|平方|万|亿)|百分之|"
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|thousand|"
@@ -208,8 +213,8 @@ class Asked:
         rest = folded
         for number in self.given:  # the question's own numbers are not the answer
             rest = rest.replace(number, " ")
-        if self.kind == "date":
-            return bool(_YEAR.search(rest) or _MONTH.search(rest))
+        if self.kind == "date":  # "when does the hall open" is answered by "06:00" or "Mondays" too
+            return bool(_YEAR.search(rest) or _MONTH.search(rest) or _TIME_OF_DAY.search(rest))
         if self.unit != "count":
             return bool(_UNIT_A[self.unit].search(rest))
         return bool(_QUANTITY.search(rest))
@@ -223,8 +228,9 @@ def _counted(question: str) -> str | None:
         words = tokenize(match.group(1))
         return words[-1] if words and words[-1] not in _GENERIC else None
     if match := _COUNTED_ZH_AFTER.search(question):  # "几个非洲国家": 国家, the head comes last
-        words = [w for w in tokenize(match.group(1)) if w not in _GENERIC]
-        return max(words, key=lambda w: (match.group(1).rfind(w), len(w))) if words else None
+        phrase = match.group(1)
+        words = [w for w in tokenize(phrase) if w not in _GENERIC]
+        return max(words, key=lambda w: (phrase.rfind(w), len(w))) if words else None
     if match := _COUNTED_ZH_BEFORE.search(question):
         words = [w for w in tokenize(match.group(1)) if w not in _GENERIC and w not in _ADVERBS and len(w) > 1]
         return words[-1] if words else None

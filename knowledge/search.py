@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from knowledge.passages import Passage
 from knowledge.settings import KnowledgeSettings
 
 RETRIEVERS = ("dense", "bm25", "exact")
+_YEAR = re.compile(r"(?:19|20)\d{2}")
+CODE_REASON = "the best passage names the code in the query"
 # The documents of this many best hits come with all their sections (SearchResult.sections).
 CONTEXT_DOCUMENTS = 4
 
@@ -70,6 +73,7 @@ class SearchResult:
     # query's idf weight in words no passage contains.
     spelling: Mapping[str, str] = field(default_factory=dict)
     unknown_share: float = 0.0
+    unknown_words: frozenset[str] = frozenset()
     query_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
@@ -155,13 +159,16 @@ class HybridRetriever:
         topic: str | None = None,
         zone: str | None = None,
         only_lang: bool = False,
+        other_language_only: bool = False,
         include_expired: bool = False,
         retrievers: tuple[str, ...] = RETRIEVERS,
     ) -> SearchResult:
         """Rank passages for ``query``; ``answered`` says whether the best one clears the bar.
 
         ``retrievers`` limits the fusion to some rankings (the evaluation compares BM25 only,
-        dense only and the hybrid in one run).
+        dense only and the hybrid in one run). ``only_lang`` keeps passages in the query's language;
+        ``other_language_only`` keeps the documents that exist only in the other language (the
+        answer's fallback: a translated document already answered, or not, in the query's language).
         """
         settings = self.settings
         query = (query or "").strip()
@@ -184,6 +191,9 @@ class HybridRetriever:
             return SearchResult(query, query_lang, False, [], "the knowledge base is empty")
 
         allowed = self._allowed_rows(snapshot, topic, zone, query_lang if only_lang else None, include_expired)
+        if other_language_only:
+            # other_title is set exactly for the documents written in one language (passages.py).
+            allowed &= (snapshot.column("lang") != query_lang) & (snapshot.column("other_title") != "")
         query_vector = self.embedder.encode([query], kind="query")[0]
 
         def similarity(row: int) -> float:
@@ -224,7 +234,8 @@ class HybridRetriever:
             )
             for row in best
         ]
-        unknown = self._coverage(tuple(t for t in query_tokens if not snapshot.in_vocabulary(t)), query_tokens, idf)
+        unknown_words = frozenset(t for t in query_tokens if not snapshot.in_vocabulary(t))
+        unknown = self._coverage(tuple(unknown_words), query_tokens, idf)
         answered, reason = self._decide(hits, codes, query_lang, unknown)
         sections: dict[str, tuple[Section, ...]] = {}
         for hit in hits:
@@ -234,7 +245,17 @@ class HybridRetriever:
                 sections[doc_id] = tuple(Section(snapshot.passage(r), round(similarity(r), 4)) for r in rows)
         spelling = {t: s for t, s in zip(tokenize(query), query_tokens, strict=True) if t != s}
         return SearchResult(
-            query, query_lang, answered, hits, reason, idf, sections, spelling, round(unknown, 4), query_vector
+            query,
+            query_lang,
+            answered,
+            hits,
+            reason,
+            idf,
+            sections,
+            spelling,
+            round(unknown, 4),
+            unknown_words,
+            query_vector,
         )
 
     def _allowed_rows(
@@ -281,9 +302,17 @@ class HybridRetriever:
         if not hits:
             return False, "nothing in the knowledge base matches the query"
         top = hits[0]
-        if codes and top.exact_match:
-            return True, "the best passage names the code in the query"
-        reason = self.settings.answer_thresholds(lang).reason(top.dense_similarity, top.lexical_coverage, unknown)
+        # A code settles it ("9610", "8517.62"), a year does not: "trade in 2024" is answered by the
+        # 2024 figure, not by any passage that mentions 2024.
+        decisive = [c for c in codes if not _YEAR.fullmatch(c)]
+        if decisive and top.exact_match and any(c in identifiers(top.passage.indexed_text) for c in decisive):
+            return True, CODE_REASON
+        dense, thresholds = top.dense_similarity, self.settings.answer_thresholds(lang)
+        if top.passage.lang != lang:
+            # Only the other language's version matches (a staff document written in one language):
+            # a question and its answer in two languages sit lower on the model's scale.
+            dense += self.settings.cross_language_dense_offset
+        reason = thresholds.reason(dense, top.lexical_coverage, unknown)
         if reason is not None:
             return True, reason
         return False, "no passage is close enough to the question to count as an answer"

@@ -28,8 +28,9 @@ from connectors.gateway.errors import ApiError
 from connectors.gateway.limits import bounded_body
 from connectors.gateway.routes.admin import _path_id, _store
 from connectors.gateway.state import GatewayState
-from knowledge.answers import answer  # the bot's own answer rules
+from knowledge.answers import answer_question  # the bot's own answer rules
 from knowledge.errors import KnowledgeError
+from knowledge.language import detect_language
 from knowledge.store import AuditEvent, Feedback, HandoffTicket, StaffUser, Stats
 from knowledge.uploads import MAX_UPLOAD_BYTES, ParsedUpload, UploadError, parse_upload
 
@@ -97,11 +98,14 @@ async def hit_test(payload: HitTestIn, state: StateDep, user: Viewer) -> HitTest
     """Rank passages for a question as the bot would, with the evidence behind each rank."""
     if state.retriever is None:
         raise ApiError(503, "index_unavailable", f"The search index is not ready: {state.index_error or 'loading'}.")
+    lang = payload.lang or detect_language(payload.question) or "en"
     try:
-        result = await asyncio.to_thread(state.retriever.search, payload.question, k=payload.k, lang=payload.lang)
+        preferred, reply = await asyncio.to_thread(
+            answer_question, state.retriever, payload.question, lang, k=payload.k
+        )
     except KnowledgeError as exc:
         raise ApiError(422, "invalid_query", str(exc)) from exc
-    preferred, reply = answer(result, payload.question, result.lang)
+    result = preferred
     return HitTestOut(
         question=result.query,
         lang=result.lang,

@@ -1,0 +1,109 @@
+"""Answer composition: what a question asks for, the sentence that answers it, and honest refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from knowledge.answers import answer_question, compose, split_sentences
+from knowledge.documents import Document
+from knowledge.questions import Asked, expected_type, question_parts
+from knowledge.search import HybridRetriever
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many trips did the Yiwu train run in 2024?", "number"),
+        ("义乌市场采购每票报关单最多多少美元？", "number"),
+        ("境外投资备案几天能办完", "number"),
+        ("what share of Zhejiang's foreign trade came from the FTZ", "number"),
+        ("When did the Zhejiang FTZ open?", "date"),
+        ("浙江自贸区是哪一年成立的", "date"),
+        ("Which authority approves sensitive outbound projects?", "name"),
+        ("11号令里的敏感国家具体指哪几类？", "name"),
+        ("Can goods exported under market procurement get a VAT rebate?", "yesno"),
+        ("义乌市场采购能退税吗", "yesno"),
+        ("how do I file an outbound investment", "other"),
+    ],
+)
+def test_the_kind_of_fact_a_question_asks_for_is_read_in_both_languages(question: str, kind: str) -> None:
+    assert expected_type(question) == kind
+
+
+def test_what_a_number_must_hold_is_read_from_the_question() -> None:
+    trips = Asked.of("How many Yixin'ou trips ran in 2020?")
+    assert (trips.unit, trips.given, trips.counted) == ("count", frozenset({"2020"}), "trip")
+    assert Asked.of("境外投资备案表交上去，商务部门几天能发证？").unit == "duration"
+    assert Asked.of("出口退税率最高是多少？").unit == "share"
+    assert Asked.of("首届中非经贸博览会有几个非洲国家参展").counted == "国家"
+    # A sentence about another year, or without a duration, cannot answer.
+    assert not trips.held_by("In 2014 the line ran 23 trips.", {"trip"}, "")
+    assert trips.held_by("In 2020 the line ran 1,399 trips.", {"trip"}, "")
+    days = Asked.of("how many days does the certificate take")
+    assert days.held_by("The certificate is issued within 3 working days.", set(), "")
+    assert not days.held_by("The certificate is governed by MOFCOM Order No. 3.", set(), "")
+    # The year of a document number is not a date.
+    when = Asked.of("从什么时候开始可以用RCEP原产地证？")
+    assert not when.held_by("报关单应填写海关总署公告2021年第106号规定的代码。", set(), "")
+    assert when.held_by("自2022年2月1日起对韩国生效。", set(), "")
+
+
+def test_a_message_that_asks_two_things_is_split_into_both() -> None:
+    assert question_parts("Which new areas were added in 2020, and how big is the zone in total?") == [
+        "Which new areas were added in 2020",
+        "how big is the zone in total?",
+    ]
+    assert question_parts("宁波舟山港2022年货物吞吐量和集装箱吞吐量分别是多少？") == [
+        "宁波舟山港2022年货物吞吐量是多少？",
+        "宁波舟山港2022年集装箱吞吐量是多少？",
+    ]
+    assert question_parts("what is 9610") == ["what is 9610"]
+
+
+def test_sentences_are_split_without_breaking_document_numbers() -> None:
+    text = (
+        "Code 1039 was added by Announcement No. 54 of 2014. The rules were revised in 2019.\n"
+        "- Each declaration may cover USD 150,000.\n免征增值税。不予退税！"
+    )
+    assert split_sentences(text) == [
+        "Code 1039 was added by Announcement No. 54 of 2014.",
+        "The rules were revised in 2019.",
+        "- Each declaration may cover USD 150,000.",
+        "免征增值税。",
+        "不予退税！",
+    ]
+
+
+def _english_only(doc_id: str) -> Document:
+    return Document(
+        id=doc_id,
+        lang="en",
+        title="Night-time container pickup at Meishan terminal",
+        title_en="Night-time container pickup at Meishan terminal",
+        title_zh="梅山码头夜间提箱",
+        topic="port",
+        zones=["ningbo"],
+        sources=[{"url": "https://example.org/meishan-night-pickup", "title": "Terminal notice", "date": "2026-11-20"}],
+        source_date=dt.date(2026, 11, 20),
+        last_reviewed=dt.date(2026, 12, 1),
+        confidence="high",
+        body=(
+            "# Night-time container pickup at Meishan terminal\n\nTrucks can collect import containers at the "
+            "Meishan terminal at night.\n\n## How to book a night pickup\n\nA night pickup between 22:00 and "
+            "06:00 must be booked at least 24 hours ahead on the terminal's platform. Each truck may collect "
+            "two containers per visit."
+        ),
+    )
+
+
+def test_a_fact_only_the_english_version_states_answers_a_chinese_question(retriever: HybridRetriever) -> None:
+    retriever.apply([_english_only("meishan-night-pickup.en")], persist=False)
+    question = "梅山码头夜间提箱要提前多少小时预约？"
+    assert compose(retriever.search(question, k=8, lang="zh"), question, "zh").outcome != "answer"
+    _, reply = answer_question(retriever, question, "zh")
+    assert reply.outcome == "answer", reply.text
+    assert "以下内容来自英文资料" in reply.text
+    assert "24 hours" in reply.text
+    assert reply.citations[0]["doc_id"] == "meishan-night-pickup.en"
