@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup run prepare browser test test-unit test-rasa test-e2e lint lint-check format index eval nlu-report bench bench-search clean
+.PHONY: setup run prepare browser test test-unit test-rasa test-e2e lint lint-check format index eval eval-dev nlu-report bench bench-search clean
 
 setup:  ## create or update the two Python environments (fast when nothing changed)
 	@bash scripts/setup.sh
@@ -57,9 +57,12 @@ nlu-report: setup  ## 5-fold NLU cross-validation, per-language intent F1 -> doc
 		--successes --no-plot --out $(CURDIR)/var/nlu-cv
 	$(APP) scripts/nlu_report.py var/nlu-cv docs/nlu-report.md
 
-eval: setup  ## retrieval quality (BM25 / dense / hybrid) and the answer action's decisions -> docs/
-	$(APP) -m knowledge eval --calibrate --report docs/eval-report.md
-	$(APP) -m actions.evaluation --report docs/dialogue-eval.md
+eval: prepare  ## retrieval quality and thresholds (our set + real-source dev half); answers on the locked real-source test half -> docs/
+	$(APP) -m knowledge eval --calibrate --calibrate-with knowledge/eval/real-source/dev.yaml --report docs/eval-report.md
+	$(APP) -m actions.evaluation --split test --report docs/answer-eval.md
+
+eval-dev: prepare  ## the answers on the real-source dev half, with every wrong and refused one listed (tune on this)
+	$(APP) -m actions.evaluation --split dev --show wrong,refused --report var/answer-eval-dev.md
 
 bench: prepare  ## chat latency/throughput, memory and cold start of the real stack (bench/results/chat-*); BENCH_ARGS=--quick for a short run; PROFILE=scale for two Rasa replicas
 	$(APP) -m bench.chat --profile $(or $(PROFILE),default) $(BENCH_ARGS)

@@ -14,8 +14,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from actions.advisors import DIRECTIONS, IMPORT_STOCK, INVESTOR_TYPES, ROUTES, _keywords, customs_mode
+from actions.advice import (
+    DIRECTIONS,
+    IMPORT_STOCK,
+    INVESTOR_NAMES,
+    INVESTOR_TYPES,
+    ROUTES,
+    amount_text,
+    customs_mode,
+    industry_name,
+    keywords,
+)
 from knowledge import entities
 
 _INVESTS = re.compile(
@@ -89,7 +100,7 @@ def _odi_case(text: str) -> Case | None:
     destination = _destination(text)
     if destination is None:
         return None
-    investor = _keywords(text, INVESTOR_TYPES)
+    investor = keywords(text, INVESTOR_TYPES)
     amount = entities.parse_amount(text)
     if not _INVESTS.search(text) and not (investor and amount):  # "Central SOE, USD 500m, hotel in London"
         return None
@@ -131,7 +142,7 @@ def _destination(text: str) -> str | None:
 def _customs_case(text: str) -> Case | None:
     if not _ASKS_FOR_CODE.search(text):
         return None
-    direction = _keywords(text, DIRECTIONS)
+    direction = keywords(text, DIRECTIONS)
     if direction is None and _SELLS_ABROAD.search(text):
         abroad = [e for e in entities.extract(text) if e.entity == "country" and e.value != _HOME_COUNTRY]
         direction = "export" if abroad else None
@@ -139,18 +150,18 @@ def _customs_case(text: str) -> Case | None:
         return None
     slots = {"customs_direction": direction}
     if direction == "import":
-        if stock := _keywords(text, IMPORT_STOCK):
+        if stock := keywords(text, IMPORT_STOCK):
             slots["customs_import_stock"] = stock
         needed = ["customs_direction", "customs_import_stock"]
     else:
-        buyer = _keywords(text, CASE_BUYERS)
+        buyer = keywords(text, CASE_BUYERS)
         if buyer is None:
             return None
         slots["customs_buyer"] = buyer
         needed = ["customs_direction", "customs_buyer"]
         if buyer == "platform":
             needed.append("customs_route")
-            if route := _keywords(text, ROUTES):
+            if route := keywords(text, ROUTES):
                 slots["customs_route"] = route
     return Case("customs_form", slots, tuple(s for s in needed if s not in slots))
 
@@ -183,8 +194,6 @@ CASE_TEXT = {
 
 def known_facts(case: Case, lang: str) -> str:
     """What the message told the advisor, in the trader's language ("private company, Vietnam")."""
-    from actions.advisors import INVESTOR_NAMES, _amount_text, _industry_name
-
     parts = []
     for slot, value in case.slots.items():
         if slot in case.assumed:
@@ -194,11 +203,9 @@ def known_facts(case: Case, lang: str) -> str:
         elif slot == "odi_destination":
             parts.append(entities.display_name("country", value, lang))
         elif slot == "odi_industry":
-            parts.append(_industry_name(value, lang))
+            parts.append(industry_name(value, lang))
         elif slot == "odi_amount_usd":
-            from decimal import Decimal
-
             parts.append(
-                ("USD " if lang == "en" else "") + _amount_text(Decimal(value), lang) + ("" if lang == "en" else "美元")
+                ("USD " if lang == "en" else "") + amount_text(Decimal(value), lang) + ("" if lang == "en" else "美元")
             )
     return ("、" if lang == "zh" else ", ").join(parts)

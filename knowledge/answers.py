@@ -29,6 +29,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from knowledge import entities
@@ -140,7 +141,7 @@ class Sentence:
     typed: bool  # holds a fact of the asked type
 
 
-def _coverage(tokens: set[str], wanted: Mapping[str, float]) -> float:
+def _coverage(tokens: frozenset[str], wanted: Mapping[str, float]) -> float:
     total = sum(wanted.values())
     return sum(w for t, w in wanted.items() if t in tokens) / total if total > 0 else 0.0
 
@@ -161,12 +162,11 @@ def score_sentences(result: SearchResult, question: str, *, lang: str | None = N
             if lang is not None and passage.lang != lang:
                 continue
             title = f"{passage.doc_title} {passage.section}"
-            heading = set(tokenize(title))
-            for index, text in enumerate(split_sentences(passage.text)):
-                tokens = set(tokenize(text))
+            heading, sentences = _analysed(title, passage.text)
+            for index, (text, tokens) in enumerate(sentences):
                 coverage = _coverage(tokens, wanted)
                 context = _coverage(tokens | heading, wanted)
-                typed = not uncountable and asked.held_by(text, tokens, title)
+                typed = not uncountable and asked.held_by(text, title)
                 score = (
                     W_COVERAGE * (0.75 * coverage + 0.25 * context)
                     + W_SECTION * section.dense_similarity
@@ -177,6 +177,14 @@ def score_sentences(result: SearchResult, question: str, *, lang: str | None = N
                 scored.append(Sentence(text, passage, index, round(score, 4), round(coverage, 4), typed))
     scored.sort(key=lambda s: -s.score)
     return scored
+
+
+@lru_cache(maxsize=8192)
+def _analysed(title: str, text: str) -> tuple[frozenset[str], tuple[tuple[str, frozenset[str]], ...]]:
+    """A section's heading words and its sentences with their words (cut once per process: jieba is
+    most of the cost of scoring, and the same sections come back question after question)."""
+    sentences = tuple((s, frozenset(tokenize(s))) for s in split_sentences(text))
+    return frozenset(tokenize(title)), sentences
 
 
 def _weights(question: str, idf: Mapping[str, float], spelling: Mapping[str, str]) -> dict[str, float]:

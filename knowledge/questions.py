@@ -202,7 +202,7 @@ class Asked:
         number = r"(?:\d[\d,.]*|[一二两三四五六七八九十百千万亿]+)"
         return bool(re.search(rf"{number}[{_CLASSIFIERS}]{{0,2}}[\u4e00-\u9fff]{{0,4}}{thing}", folded))
 
-    def held_by(self, sentence: str, tokens: set[str], heading: str) -> bool:
+    def held_by(self, sentence: str, heading: str = "") -> bool:
         """Whether ``sentence`` (in a section titled ``heading``) can state the asked number or date."""
         if self.kind not in ("number", "date"):
             return True

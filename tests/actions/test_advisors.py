@@ -10,13 +10,12 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge_base
+from actions.advice import customs_mode, odi_route
 from actions.advisors import (
     ActionRecommendCustomsMode,
     ActionRecommendOdiRoute,
     ValidateCustomsForm,
     ValidateOdiForm,
-    customs_mode,
-    odi_route,
 )
 from knowledge.search import HybridRetriever
 from tests.actions.helpers import make_tracker, run, slot_events
