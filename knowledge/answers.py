@@ -330,7 +330,7 @@ def answer_question(retriever: HybridRetriever, question: str, lang: str, *, k: 
     result, reply = answer(retriever.search(question, k=k, lang=lang), question, lang)
     if reply.answered:
         return result, reply
-    fallback = retriever.search(question, k=k, lang=lang, other_language_only=True)
+    fallback = retriever.search(question, k=k, lang=lang, other_language_only=True, query_vector=result.query_vector)
     if not fallback.hits:
         return result, reply
     fallback, other_reply = answer(fallback, question, lang)

@@ -118,7 +118,7 @@ class _Segment:
 
 @dataclass(frozen=True, eq=False)
 class BaseSegment(_Segment):
-    """The large segment: FAISS (inner product) and bm25s indexes, built once and shared."""
+    """The large segment: FAISS (inner product, fp16) and bm25s indexes, built once and shared."""
 
     dense: Any = field(default=None, repr=False)
     bm25: Any = field(default=None, repr=False)
@@ -135,7 +135,10 @@ class BaseSegment(_Segment):
         base_id: str | None = None,
     ) -> BaseSegment:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(passages), dimension)
-        dense = faiss.IndexFlatIP(dimension)
+        # Exact inner product over half-precision copies of the vectors: a one-query scan is bound by
+        # memory traffic, and fp16 halves it (50k passages: ~3.5x faster, the same top 100; the
+        # float32 vectors stay in ``vectors`` for the similarities search reports).
+        dense = faiss.IndexScalarQuantizer(dimension, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
         if len(passages):
             dense.add(vectors)
         bm25 = bm25s.BM25(k1=_K1, b=_B, method="lucene")

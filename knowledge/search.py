@@ -161,6 +161,7 @@ class HybridRetriever:
         only_lang: bool = False,
         other_language_only: bool = False,
         include_expired: bool = False,
+        query_vector: np.ndarray | None = None,
         retrievers: tuple[str, ...] = RETRIEVERS,
     ) -> SearchResult:
         """Rank passages for ``query``; ``answered`` says whether the best one clears the bar.
@@ -169,6 +170,7 @@ class HybridRetriever:
         dense only and the hybrid in one run). ``only_lang`` keeps passages in the query's language;
         ``other_language_only`` keeps the documents that exist only in the other language (the
         answer's fallback: a translated document already answered, or not, in the query's language).
+        ``query_vector``: the query's embedding when the caller has it (a second search of one query).
         """
         settings = self.settings
         query = (query or "").strip()
@@ -194,7 +196,8 @@ class HybridRetriever:
         if other_language_only:
             # other_title is set exactly for the documents written in one language (passages.py).
             allowed &= (snapshot.column("lang") != query_lang) & (snapshot.column("other_title") != "")
-        query_vector = self.embedder.encode([query], kind="query")[0]
+        if query_vector is None:
+            query_vector = self.embedder.encode([query], kind="query")[0]
 
         def similarity(row: int) -> float:
             # Only for the rows that need it: FAISS already ranked the whole index.
