@@ -97,7 +97,10 @@ class ActionAnswerQuestion(Action):
             return advise(dispatcher, tracker, case, lang)
         question = complete_follow_up(message, tracker.get_slot("last_question")) or message
         try:
-            result, reply = answer_question(knowledge_base.retriever(timeout=3.0), question, lang)
+            # In a worker thread: ONNX Runtime, FAISS and numpy release the GIL, so the server's event
+            # loop takes the next action (another session's) on the other core meanwhile.
+            retriever = await asyncio.to_thread(knowledge_base.retriever, 3.0)
+            result, reply = await asyncio.to_thread(answer_question, retriever, question, lang)
         except KnowledgeError as exc:
             logger.warning("search refused %r: %s", question[:80], exc)
             dispatcher.utter_message(text=TEXT[lang]["not_found"], json_message={"citations": []})

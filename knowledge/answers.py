@@ -1,8 +1,8 @@
 """Answer composition: lead with the sentences that answer the question, then their context and source.
 
-One function, ``compose``, turns a search result into the message a trader sees. The answer action,
-the console's hit testing and the evaluation all call it, so they show the same answer for the same
-question. It reads only the search result (no Rasa, no index access).
+``compose`` turns a search result into the message a trader sees; ``answer_question`` searches and
+composes as the bot does. The answer action, the console's hit testing and the evaluation all call
+it, so they show the same answer for the same question. No Rasa here.
 
 How it decides, in order:
 
@@ -15,8 +15,9 @@ How it decides, in order:
    offer the nearest documents and a person, cite nothing as the answer, and report it as a gap.
 4. Otherwise lead with the best sentence (one per part of a two-part question, from two passages if
    needed), then the rest of its section for context, the source and its date. The matched sentence is
-   never trimmed away. A passage in the other language is used when it is the best evidence, and the
-   reply says so.
+   never trimmed away (the context after it is whole sentences that fit). When nothing in the
+   trader's language answers, a document written only in the other language may, and the reply
+   says so.
 
 Must not: present a passage as the answer when it does not hold the asked kind of fact, or serve a
 passage past its ``valid_until`` (search never returns one).
@@ -40,7 +41,6 @@ from knowledge.search import Hit, HybridRetriever, SearchResult
 
 Outcome = Literal["answer", "partial", "not_found"]
 
-MAX_LEAD_CHARS = 420
 MAX_ANSWER_CHARS = 900
 MAX_RELATED = 3
 # A source older than this is quoted "as of" its date.
@@ -76,8 +76,7 @@ TEXT = {
         "nearest": "These topics are the closest I have:",
         "person": "If you need a definite answer, I can pass your question to a member of staff.",
         "as_of": "As of {date} (the date of the newest source): ",
-        "other_language": "(This comes from the Chinese version of the document: the English version does not say it.)",
-        "context": "Context",
+        "other_language": "(This comes from a document written in Chinese only.)",
         "good": "👍 Helpful",
         "bad": "👎 Not helpful",
         "human": "Talk to a person",
@@ -93,8 +92,7 @@ TEXT = {
         "nearest": "最接近的相关主题：",
         "person": "如需确切答复，我可以把您的问题转给工作人员。",
         "as_of": "截至 {date}（最新来源的日期）：",
-        "other_language": "（以下内容来自英文资料，中文资料中没有这一内容。）",
-        "context": "相关说明",
+        "other_language": "（以下内容来自英文资料，该文档只有英文版本。）",
         "good": "👍 有帮助",
         "bad": "👎 没帮助",
         "human": "转人工",
@@ -361,8 +359,6 @@ def _answer(
 ) -> Answer:
     main = lead[0].passage
     lead_text = _join([s.text for s in lead], main.lang)
-    if len(lead_text) > MAX_LEAD_CHARS and len(lead) == 1:
-        lead_text = lead[0].text  # one long sentence is kept whole: it is the answer
     chosen = {(s.passage.id, s.index) for s in lead}
     rest = [s for i, s in enumerate(split_sentences(main.text)) if (main.id, i) not in chosen]
     room = max(0, MAX_ANSWER_CHARS - len(lead_text))

@@ -184,7 +184,8 @@ class HybridRetriever:
             raise QueryError(f"unknown language {lang!r}: use one of {', '.join(SUPPORTED_LANGUAGES)}")
         query_lang = lang or detect_language(query) or "en"
         snapshot = self._snapshot
-        query_tokens = [snapshot.spelled(t) for t in tokenize(query)]
+        typed = tokenize(query)
+        query_tokens = [snapshot.spelled(t) for t in typed]
         tokens = [t for t in query_tokens if snapshot.in_vocabulary(t)]
         codes = identifiers(query)
         if not query_tokens and not codes:
@@ -238,7 +239,7 @@ class HybridRetriever:
             for row in best
         ]
         unknown_words = frozenset(t for t in query_tokens if not snapshot.in_vocabulary(t))
-        unknown = self._coverage(tuple(unknown_words), query_tokens, idf)
+        unknown = self._coverage(tuple(unknown_words), query_tokens, idf)  # their share of the idf weight
         answered, reason = self._decide(hits, codes, query_lang, unknown)
         sections: dict[str, tuple[Section, ...]] = {}
         for hit in hits:
@@ -246,7 +247,7 @@ class HybridRetriever:
             if doc_id not in sections and len(sections) < CONTEXT_DOCUMENTS:
                 rows = [r for r in snapshot.document_rows(doc_id) if allowed[r]]
                 sections[doc_id] = tuple(Section(snapshot.passage(r), round(similarity(r), 4)) for r in rows)
-        spelling = {t: s for t, s in zip(tokenize(query), query_tokens, strict=True) if t != s}
+        spelling = {t: s for t, s in zip(typed, query_tokens, strict=True) if t != s}
         return SearchResult(
             query,
             query_lang,
