@@ -81,3 +81,22 @@ def test_answers_are_trimmed_at_a_sentence_boundary() -> None:
     chinese = "这是第一句话。" * 60
     trimmed = trim_to_sentence(chinese, limit=100)
     assert trimmed.endswith("。") and len(trimmed) <= 100
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "🚢🚢🚢👍",
+        "a" * 2000,
+        "九六一零" * 500,
+        "9610和9810 difference 区别?? ＡＢＣ １２３ 🙂",
+        "\u202e\u200bHello\u0000 world",
+    ],
+)
+def test_bad_input_gets_a_clear_reply_and_never_an_error(text: str) -> None:
+    from tests.actions.helpers import make_tracker
+
+    [message] = run_action(make_tracker(text))
+    assert message.get("text"), message  # a sentence the trader can read, not the "unavailable" response
+    assert "custom" in message and isinstance(message["custom"]["citations"], list)
