@@ -20,7 +20,6 @@ from actions.advice import (
     DIRECTIONS,
     IMPORT_STOCK,
     INVESTOR_NAMES,
-    INVESTOR_TYPES,
     ROUTES,
     amount_text,
     customs_mode,
@@ -47,6 +46,29 @@ _OFFSHORE = re.compile(
     re.IGNORECASE,
 )
 _HOME_COUNTRY = "China"
+# Who invests, read from a whole message. The form's table (INVESTOR_TYPES) reads an answer to
+# "who is the investor?", where "provincial" means a provincial SOE; in a message it may be "the
+# provincial DRC", so here the words must name the kind of company.
+CASE_INVESTORS: dict[str, tuple[str, ...]] = {
+    "central_soe": ("central soe", "central state", "central enterprise", "央企", "中央企业", "中央管理企业"),
+    "local_soe": (
+        "local soe",
+        "provincial soe",
+        "municipal soe",
+        "local state-owned",
+        "provincial state-owned",
+        "state-owned",
+        "地方国企",
+        "省属国企",
+        "市属国企",
+        "地方国有",
+        "国有企业",
+        "国企",
+    ),
+    "private": ("private", "listed company", "family company", "民营", "私营", "民企", "上市公司", "家族企业"),
+}
+# The message is about the writer's own project: "we", "our company", "我们", "我司".
+_OWN_CASE = re.compile(r"\b(?:we|our|us|my)\b|我们|我司|我公司|本公司|咱们|我们公司", re.IGNORECASE)
 # "We sell ... to a retailer in Poland": an export even without the word.
 _SELLS_ABROAD = re.compile(r"\b(?:sell|ship|send|supply)\b.*\bto\b|卖到|卖给|发往|销往|发货到|出货到", re.IGNORECASE)
 # Who buys, read from a whole message: unlike the advisor's answer to "who buys?", a message names
@@ -100,10 +122,12 @@ def _odi_case(text: str) -> Case | None:
     destination = _destination(text)
     if destination is None:
         return None
-    investor = keywords(text, INVESTOR_TYPES)
+    investor = keywords(text, CASE_INVESTORS)
     amount = entities.parse_amount(text)
     if not _INVESTS.search(text) and not (investor and amount):  # "Central SOE, USD 500m, hotel in London"
         return None
+    if amount is None and not _OWN_CASE.search(text):
+        return None  # "what did the 2020 plan say about ports in Africa" is not somebody's investment
     slots = {"odi_destination": destination}
     if investor:
         slots["odi_investor_type"] = investor

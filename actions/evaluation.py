@@ -66,7 +66,9 @@ class Graded:
 
 
 def load(split: str) -> list[Question]:
-    data = yaml.safe_load((REAL_SOURCE / f"{split}.yaml").read_text(encoding="utf-8"))
+    """A half of the set by name ("dev", "test"), or any file in its format by path."""
+    path = REAL_SOURCE / f"{split}.yaml" if split in ("dev", "test") else Path(split)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     questions = []
     for q in data["questions"]:
         category = "oos" if q["kind"] == "oos" else ("answerable" if q["answerable"] else "unanswerable")
@@ -189,7 +191,7 @@ def report(graded: list[Graded], split: str, show: set[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m actions.evaluation", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=("dev", "test"), default="test")
+    parser.add_argument("--split", default="test", help="dev, test, or the path of a question file")
     parser.add_argument("--report", type=Path, help="write the Markdown report here")
     parser.add_argument("--show", default="", help="list questions with these verdicts: wrong,refused,correct,oos")
     args = parser.parse_args(argv)

@@ -99,6 +99,20 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _GIVEN_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# "the 6th CIIE", "第六届进博会", "首届", "the second batch": the answer is about that edition.
+_ORDINAL_ZH = re.compile(r"第([一二三四五六七八九十\d]{1,3})(?=届|批|次|版|轮|期)|(首)(?=届|批|次|版|轮|期)")
+_ORDINAL_EN = re.compile(
+    r"\b(\d{1,2})(?:st|nd|rd|th)\b|\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\s+(?:\w+\s+)?"
+    r"(?:edition|batch|round|session|expo|fair|forum|ciie|wave|phase)s?\b",
+    re.IGNORECASE,
+)
+_ORDINAL_WORDS = {
+    word: n
+    for n, word in enumerate(
+        ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"), 1
+    )
+}
+_ZH_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九", 1)}
 _COUNTED_EN = re.compile(r"(?i:how (?:many|much)) (?:of |the |our |my )*((?:[A-Z][a-z'-]+ )?[a-z][a-z'-]+)")
 # "几个非洲国家", "多少家企业": the counted thing follows a classifier; "吞吐量是多少": it comes before.
 _COUNTED_ZH_AFTER = re.compile(r"(?:多少|几)(?:个|家|条|项|次|种|类|批|名|座|列|艘|档)([\u4e00-\u9fff]{1,4})")
@@ -183,13 +197,18 @@ class Asked:
     unit: Unit = "count"
     given: frozenset[str] = frozenset()
     counted: str | None = None
+    editions: frozenset[int] = frozenset()
 
     @classmethod
     def of(cls, question: str) -> Asked:
         kind = expected_type(question)
         unit: Unit = next((u for u, pattern in _UNIT_Q.items() if pattern.search(question)), "count")
-        given = frozenset(_GIVEN_NUMBER.findall(entities.normalise(question)))
-        return cls(kind, unit, given, _counted(question))
+        folded = entities.normalise(question)
+        given = frozenset(_GIVEN_NUMBER.findall(folded))
+        editions = ordinals(question)
+        # "the 6th" gives the number 6 too: it is an edition, checked as one.
+        given -= {str(n) for n in editions}
+        return cls(kind, unit, given, _counted(question), editions)
 
     def counts_in(self, sentence: str) -> bool:
         """Whether a figure in ``sentence`` counts the asked thing ("23 trips", "53个非洲国家")."""
@@ -210,6 +229,8 @@ class Asked:
         where = folded + " " + entities.normalise(heading)
         if any(n not in where for n in self.given):
             return False
+        if self.editions and not self.editions <= ordinals(f"{sentence} {heading}"):
+            return False
         rest = folded
         for number in self.given:  # the question's own numbers are not the answer
             rest = rest.replace(number, " ")
@@ -218,6 +239,29 @@ class Asked:
         if self.unit != "count":
             return bool(_UNIT_A[self.unit].search(rest))
         return bool(_QUANTITY.search(rest))
+
+
+def ordinals(text: str) -> frozenset[int]:
+    """The editions, batches or rounds a text names by ordinal, in either language ("第六届", "6th")."""
+    found: set[int] = set()
+    for digits, first in _ORDINAL_ZH.findall(text):
+        if first:
+            found.add(1)
+        elif digits.isdigit():
+            found.add(int(digits))
+        else:
+            found.add(_zh_number(digits))
+    for digits, word in _ORDINAL_EN.findall(text):
+        found.add(int(digits) if digits else _ORDINAL_WORDS[word.lower()])
+    return frozenset(n for n in found if n > 0)
+
+
+def _zh_number(text: str) -> int:
+    """一 .. 九十九 as an int ("十二" 12, "二十" 20); 0 for anything else."""
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (_ZH_DIGITS.get(tens, 1) if tens else 1) * 10 + _ZH_DIGITS.get(ones, 0)
+    return _ZH_DIGITS.get(text, 0) if len(text) == 1 else 0
 
 
 def _counted(question: str) -> str | None:
