@@ -50,7 +50,7 @@ import numpy as np
 
 from bench import environment
 from knowledge.documents import Document, load_corpus
-from knowledge.e5 import Kind
+from knowledge.e5_export import Kind
 from knowledge.embedding import Embedder, open_embedder
 from knowledge.evaluation import Question, load_questions
 from knowledge.index import build_snapshot, load_snapshot, save_snapshot

@@ -6,10 +6,11 @@ import datetime as dt
 
 import pytest
 
-from knowledge.answers import answer_question, compose, split_sentences
+from knowledge.answers import answer_question, compose
 from knowledge.documents import Document
 from knowledge.questions import Asked, expected_type, question_parts
 from knowledge.search import HybridRetriever
+from knowledge.sentences import split_sentences
 
 
 @pytest.mark.parametrize(

@@ -166,12 +166,12 @@ def test_a_corrupt_minilm_export_is_replaced_not_served(tmp_path, caplog, torch_
 
 
 def test_when_onnx_cannot_serve_minilm_torch_does(monkeypatch, caplog, tmp_path, torch_embedder: Embedder) -> None:  # type: ignore[no-untyped-def]
-    import knowledge.embedding as embedding
+    import knowledge.minilm as minilm
 
     def broken_export(model_dir, target):  # type: ignore[no-untyped-def]
         raise RuntimeError("exporter crashed")
 
-    monkeypatch.setattr(embedding, "_export", broken_export)
+    monkeypatch.setattr(minilm, "_export", broken_export)
     with caplog.at_level(logging.WARNING, logger="knowledge.embedding"):
         fallback = Embedder(MINILM, cache_dir=tmp_path)
     assert fallback.backend == "torch"
