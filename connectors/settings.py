@@ -15,7 +15,35 @@ from knowledge.settings import KnowledgeSettings
 
 # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, "_" and "-" as a webhook secret token.
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
-_PLACEHOLDER_SECRETS = frozenset({"changethis", "changeme", "change-me", "change_me", "secret", "placeholder", "todo"})
+# Values copied from a template and never changed. "password1", "changethis!" count too.
+_PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changethis",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "placeholder",
+        "todo",
+        "admin",
+        "password",
+        "passw0rd",
+        "letmein",
+        "qwerty",
+        "123456",
+        "12345678",
+        "default",
+        "example",
+        "test",
+    }
+)
+MIN_PASSWORD_CHARS = 12
+MIN_JWT_SECRET_CHARS = 32
+
+
+def is_placeholder(value: str) -> bool:
+    """A template value: one of the known placeholders, with or without trailing digits or marks."""
+    return value.lower() in _PLACEHOLDER_SECRETS or value.lower().rstrip("0123456789!._-") in _PLACEHOLDER_SECRETS
 
 
 class GatewaySettings(KnowledgeSettings):
@@ -84,11 +112,28 @@ class GatewaySettings(KnowledgeSettings):
         return self
 
     @model_validator(mode="after")
+    def _staff_secrets_are_real(self) -> GatewaySettings:
+        """The first admin's password and a configured signing secret: long, and not a placeholder."""
+        password = self.admin_password
+        if self.admin_username and (len(password) < MIN_PASSWORD_CHARS or is_placeholder(password)):
+            raise ValueError(
+                f"ADMIN_PASSWORD must be at least {MIN_PASSWORD_CHARS} characters and not a placeholder such as "
+                '"changethis" or "password" (a passphrase of four words will do)'
+            )
+        if self.jwt_secret and (len(self.jwt_secret) < MIN_JWT_SECRET_CHARS or is_placeholder(self.jwt_secret)):
+            raise ValueError(
+                f"JWT_SECRET must be at least {MIN_JWT_SECRET_CHARS} random characters, not a placeholder (or leave it "
+                'empty: one is generated and kept in DATA_DIR; for example python -c "import secrets; '
+                'print(secrets.token_urlsafe(48))")'
+            )
+        return self
+
+    @model_validator(mode="after")
     def _webhook_needs_a_real_secret(self) -> GatewaySettings:
         """Webhook mode refuses to start without a secret only Telegram and the gateway know."""
         if self.telegram_bot_token and self.telegram_mode == "webhook":
             secret = self.telegram_webhook_secret
-            if not _WEBHOOK_SECRET.match(secret) or secret.lower() in _PLACEHOLDER_SECRETS:
+            if not _WEBHOOK_SECRET.match(secret) or is_placeholder(secret):
                 raise ValueError(
                     "TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET: 16 to 256 characters of A-Z, a-z, 0-9, "
                     '"_" or "-", not a placeholder (for example: python -c "import secrets; '
