@@ -142,6 +142,16 @@ def test_edits_are_versioned_and_a_stale_save_is_refused(client: TestClient) -> 
     assert "23:00" in client.get(f"/api/v1/admin/documents/{doc_id}", headers=editor).json()["document"]["body"]
 
 
+def test_an_edit_without_its_version_is_refused_and_overwrites_nothing(client: TestClient) -> None:
+    editor = login(client, "ed")
+    doc_id = client.post("/api/v1/admin/documents", headers=editor, json=NEW_DOC).json()["doc_id"]
+    blind = {**NEW_DOC, "body": NEW_DOC["body"].replace("22:00", "20:00")}
+    refused = client.put(f"/api/v1/admin/documents/{doc_id}", headers=editor, json=blind)
+    assert refused.status_code == 422 and "version" in refused.json()["error"]["message"]
+    current = client.get(f"/api/v1/admin/documents/{doc_id}", headers=editor).json()
+    assert current["version"] == 1 and "22:00" in current["document"]["body"]
+
+
 @pytest.mark.parametrize(
     ("change", "code"),
     [

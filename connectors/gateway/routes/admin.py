@@ -5,7 +5,7 @@ incrementally: the gateway embeds only the changed document and saves a new inde
 the action server picks up on its next search. No ``rasa train``, no restart.
 
 ``DELETE`` retires a document (it stops being served and can be restored or rolled back); nothing
-is destroyed. A save names the version it was based on (``version``); if someone saved in between,
+is destroyed. A save names the version it was based on (``version``, required); if someone saved in between,
 it is refused with 409 and nothing is lost.
 """
 
@@ -54,8 +54,8 @@ class TokenResponse(BaseModel):
     role: str
 
 
-class DocumentIn(BaseModel):
-    """A document as staff write it. Fields not given keep their defaults (or, on edit, must be resent)."""
+class DocumentFields(BaseModel):
+    """A document as staff write it. Fields not given keep their defaults (on edit, resend them all)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -66,7 +66,6 @@ class DocumentIn(BaseModel):
     source_url: HttpUrl
     source_title: str | None = Field(default=None, max_length=300)
     source_date: dt.date | None = None
-    slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)
     title_other_language: str | None = Field(default=None, max_length=200)
     zones: list[Literal["hangzhou", "ningbo", "zhoushan", "jinyi"]] = []
     tags: list[str] = Field(default=[], max_length=40)
@@ -75,7 +74,6 @@ class DocumentIn(BaseModel):
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
     last_reviewed: dt.date | None = None
-    version: int | None = Field(default=None, description="On edit: the version you started from")
 
     @field_validator("source_url")
     @classmethod
@@ -85,7 +83,20 @@ class DocumentIn(BaseModel):
         return url
 
 
-class DocumentOut(BaseModel):
+class DocumentCreate(DocumentFields):
+    """A new document; its id is ``<slug>.<lang>``, the slug made from the title unless given."""
+
+    slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)
+
+
+class DocumentUpdate(DocumentFields):
+    """An edit. ``version`` is the one the editor started from: without it a save could silently
+    overwrite somebody else's, so it is required, and a stale one is refused (409)."""
+
+    version: int = Field(ge=1, description="The version you started from (GET the document for it)")
+
+
+class DocumentPublic(BaseModel):
     doc_id: str
     version: int
     status: str
@@ -109,7 +120,7 @@ def slugify(title: str) -> str:
     return slug or "doc-" + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
 
 
-def to_document(payload: DocumentIn, doc_id: str, existing: dict[str, Any] | None) -> Document:
+def to_document(payload: DocumentFields, doc_id: str, existing: dict[str, Any] | None) -> Document:
     """Validate the staff input as a knowledge Document (the same rules as the corpus files)."""
     other = payload.title_other_language or (existing or {}).get("title_zh" if payload.lang == "en" else "title_en")
     data = {
@@ -144,8 +155,8 @@ def to_document(payload: DocumentIn, doc_id: str, existing: dict[str, Any] | Non
         raise ApiError(422, "invalid_document", problem) from exc
 
 
-def _out(record: DocumentRecord) -> DocumentOut:
-    return DocumentOut(
+def _out(record: DocumentRecord) -> DocumentPublic:
+    return DocumentPublic(
         doc_id=record.doc_id,
         version=record.version,
         status=record.status,
@@ -218,14 +229,14 @@ async def token(
     )
 
 
-@router.get("/documents", response_model=list[DocumentOut])
+@router.get("/documents", response_model=list[DocumentPublic])
 async def list_documents(
     state: StateDep,
     user: Viewer,
     status: Annotated[Literal["published", "retired"] | None, Query()] = None,
     lang: Annotated[Literal["en", "zh"] | None, Query()] = None,
     topic: Annotated[str | None, Query(max_length=40)] = None,
-) -> list[DocumentOut]:
+) -> list[DocumentPublic]:
     records = await asyncio.to_thread(_store(state).documents, status=status)
     return [
         _out(r)
@@ -234,8 +245,8 @@ async def list_documents(
     ]
 
 
-@router.post("/documents", response_model=DocumentOut, status_code=201)
-async def create_document(payload: DocumentIn, state: StateDep, user: Editor) -> DocumentOut:
+@router.post("/documents", response_model=DocumentPublic, status_code=201)
+async def create_document(payload: DocumentCreate, state: StateDep, user: Editor) -> DocumentPublic:
     store = _store(state)
     doc_id = f"{payload.slug or slugify(payload.title)}.{payload.lang}"
     if await asyncio.to_thread(store.document, doc_id) is not None:
@@ -270,16 +281,16 @@ def _path_id(doc_id: str) -> str:
     return doc_id
 
 
-@router.get("/documents/{doc_id}", response_model=DocumentOut)
-async def get_document(doc_id: str, state: StateDep, user: Viewer) -> DocumentOut:
+@router.get("/documents/{doc_id}", response_model=DocumentPublic)
+async def get_document(doc_id: str, state: StateDep, user: Viewer) -> DocumentPublic:
     record = await asyncio.to_thread(_store(state).document, _path_id(doc_id))
     if record is None:
         raise ApiError(404, "not_found", f"No document {doc_id}.")
     return _out(record)
 
 
-@router.put("/documents/{doc_id}", response_model=DocumentOut)
-async def update_document(doc_id: str, payload: DocumentIn, state: StateDep, user: Editor) -> DocumentOut:
+@router.put("/documents/{doc_id}", response_model=DocumentPublic)
+async def update_document(doc_id: str, payload: DocumentUpdate, state: StateDep, user: Editor) -> DocumentPublic:
     store = _store(state)
     existing = await asyncio.to_thread(store.document, _path_id(doc_id))
     if existing is None:
@@ -302,8 +313,8 @@ async def update_document(doc_id: str, payload: DocumentIn, state: StateDep, use
     return _out(record)
 
 
-@router.delete("/documents/{doc_id}", response_model=DocumentOut)
-async def retire_document(doc_id: str, state: StateDep, user: Editor) -> DocumentOut:
+@router.delete("/documents/{doc_id}", response_model=DocumentPublic)
+async def retire_document(doc_id: str, state: StateDep, user: Editor) -> DocumentPublic:
     """Retire: no longer answered from, kept with its history, restorable by rollback."""
     store = _store(state)
     try:
@@ -334,10 +345,10 @@ async def document_versions(doc_id: str, state: StateDep, user: Viewer) -> list[
     ]
 
 
-@router.post("/documents/{doc_id}/rollback", response_model=DocumentOut)
+@router.post("/documents/{doc_id}/rollback", response_model=DocumentPublic)
 async def rollback_document(
     doc_id: str, state: StateDep, user: Editor, version: Annotated[int, Query(ge=1)]
-) -> DocumentOut:
+) -> DocumentPublic:
     """Make an earlier version current again (as a new version)."""
     store = _store(state)
     try:
