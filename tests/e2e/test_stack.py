@@ -46,9 +46,10 @@ def test_an_english_question_gets_a_cited_answer_from_the_action_server(stack: S
     response = stack.chat("Which customs code do I use for parcels sold to consumers abroad?")
     assert response.status_code == 200
     [message] = response.json()["messages"]
-    [citation] = message["citations"]
-    assert citation["doc_id"] in {"customs-9610.en", "howto-choose-customs-code.en", "customs-codes-overview.en"}
-    assert citation["source_url"].startswith("http")
+    # The sentence that answers comes first; a close second from another document may be cited too.
+    citations = message["citations"]
+    assert citations[0]["doc_id"] in {"customs-9610.en", "howto-choose-customs-code.en", "customs-codes-overview.en"}
+    assert all(c["source_url"].startswith("http") for c in citations) and len(citations) <= 3
     assert "9610" in message["text"]
 
 
