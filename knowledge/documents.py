@@ -61,6 +61,9 @@ class Document(BaseModel):
     last_reviewed: dt.date
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
+    # The slug of the document that replaced this one (set with ``valid_until``): the bot then says
+    # what replaced it and when, and cites the new one.
+    superseded_by: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
     confidence: Literal["high", "medium", "low"]
     body: str = Field(min_length=1)
 
@@ -88,6 +91,8 @@ class Document(BaseModel):
                 raise ValueError("a document cannot be its own translation")
         if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
             raise ValueError("valid_until must be after valid_from")
+        if self.superseded_by is not None and (self.superseded_by == self.slug or self.valid_until is None):
+            raise ValueError("superseded_by names another document and needs valid_until (the last day in force)")
         if not self.body.strip():
             raise ValueError("body is empty")
         return self

@@ -1,8 +1,9 @@
 """Staff authentication: argon2 password hashes (pwdlib), signed expiring tokens (PyJWT), roles.
 
 Roles are ordered: ``viewer`` reads and hit-tests, ``editor`` also changes knowledge, ``admin`` also
-manages accounts and settings. ``require(role)`` is the dependency every admin route declares; it
-answers 401 without a valid token and 403 when the role is too low. Failed logins are limited per
+manages accounts and settings. ``connectors.gateway.deps`` turns these into the ``Viewer`` /
+``Editor`` / ``Admin`` dependencies every admin route declares (401 without a valid token, 403
+when the role is too low). Failed logins are limited per
 username and client address (``login_attempts_per_minute``), so passwords cannot be guessed at speed.
 
 The console's pages send the same token in an HttpOnly, SameSite=Strict cookie (``SESSION_COOKIE``)
@@ -21,24 +22,21 @@ import secrets
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.security import OAuth2PasswordBearer
 from pwdlib import PasswordHash
 
-from connectors.gateway.deps import StateDep
-from connectors.gateway.errors import ApiError
 from connectors.settings import GatewaySettings
 from knowledge.store import ROLES, StaffUser, Store
 
 ALGORITHM = "HS256"
 SESSION_COOKIE = "zta_session"
 CSRF_HEADER = "X-CSRF-Token"
-_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # viewer 0, editor 1, admin 2
 hasher = PasswordHash.recommended()  # argon2id
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -107,47 +105,6 @@ def decode_session(token: str, secret: str) -> dict[str, Any]:
     """The claims of a signed, unexpired staff token; raises ``jwt.PyJWTError`` otherwise."""
     claims: dict[str, Any] = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
     return claims
-
-
-async def current_user(request: Request, state: StateDep, bearer: Annotated[str | None, Depends(oauth2)]) -> StaffUser:
-    token = bearer
-    if not token and (cookie := request.cookies.get(SESSION_COOKIE)):
-        token = cookie
-        if request.method not in _SAFE_METHODS:
-            sent = request.headers.get(CSRF_HEADER, "")
-            if not hmac.compare_digest(sent, csrf_token(cookie, state.jwt_secret)):
-                raise ApiError(403, "csrf_failed", "The form is out of date: reload the page and try again.")
-    unauthorized = ApiError(
-        401,
-        "not_authenticated",
-        "Sign in first: send a bearer token from /api/v1/auth/token.",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-    if not token or state.store is None:
-        raise unauthorized
-    try:
-        claims = decode_session(token, state.jwt_secret)
-    except jwt.ExpiredSignatureError as exc:
-        raise ApiError(
-            401, "token_expired", "Your session has expired: sign in again.", headers={"WWW-Authenticate": "Bearer"}
-        ) from exc
-    except jwt.PyJWTError as exc:
-        raise unauthorized from exc
-    user = state.store.user(str(claims["sub"]))
-    if user is None or not user.active:
-        raise unauthorized
-    return user
-
-
-def require(role: str) -> Callable[..., Coroutine[Any, Any, StaffUser]]:
-    """A dependency that lets through users with ``role`` or a higher one."""
-
-    async def check(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
-        if RANK[user.role] < RANK[role]:
-            raise ApiError(403, "forbidden", f"This needs the {role} role; you are signed in as {user.role}.")
-        return user
-
-    return check
 
 
 def client_key(request: Request, username: str) -> tuple[str, str]:

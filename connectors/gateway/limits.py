@@ -16,6 +16,10 @@ from starlette.types import Message
 
 from connectors.gateway.errors import ApiError
 
+# Staff requests other than documents and uploads (a ticket reply of 4,000 characters is 24 KB as
+# JSON \u escapes; an account; a hit-test question).
+STAFF_BODY_LIMIT = 64 * 1024
+
 
 def _size(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"

@@ -10,7 +10,25 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from connectors.gateway.errors import install_error_handlers
-from connectors.gateway.routes import admin, chat, console, health, search, staff, telegram, widget
+from connectors.gateway.routes import (
+    audit,
+    auth,
+    chat,
+    console,
+    conversations,
+    documents,
+    feedback,
+    health,
+    hit_test,
+    questions,
+    search,
+    stats,
+    telegram,
+    tickets,
+    uploads,
+    users,
+    widget,
+)
 from connectors.gateway.state import GatewayState
 from connectors.settings import GatewaySettings
 from connectors.telegram import TelegramChannel
@@ -51,11 +69,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             allow_credentials=False,
             max_age=600,
         )
-    for module in (health, chat, search, widget, telegram):
+    public = (health, chat, search, widget, telegram)
+    staff = (auth, documents, uploads, hit_test, questions, feedback, tickets, conversations, users, audit, stats)
+    for module in (*public, *staff, console):
         app.include_router(module.router)
-    app.include_router(admin.auth_router)
-    app.include_router(admin.router)
-    app.include_router(staff.router)
-    app.include_router(console.router)
     logging.getLogger("connectors").setLevel(logging.INFO)
     return app

@@ -11,7 +11,6 @@ a strict Content-Security-Policy (scripts from this origin only, no inline scrip
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,12 +23,11 @@ from connectors.gateway.auth import SESSION_COOKIE, csrf_token, decode_session, 
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.limits import bounded_body
-from connectors.gateway.routes.admin import authenticate
+from connectors.gateway.routes.auth import authenticate
 from connectors.gateway.routes.widget import static_file
 from connectors.gateway.state import GatewayState
 from knowledge.store import StaffUser
 
-logger = logging.getLogger(__name__)
 router = APIRouter(
     prefix="/admin",
     include_in_schema=False,

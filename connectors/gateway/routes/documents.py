@@ -1,57 +1,46 @@
-"""Staff API: sign in, and create / read / edit / retire / roll back knowledge documents.
+"""Knowledge documents: create / read / edit / retire / roll back, their versions and diffs.
 
 Every change is a new version in the store (who, when, what) and reaches the search index at once,
 incrementally: the gateway embeds only the changed document and saves a new index generation, which
 the action server picks up on its next search. No ``rasa train``, no restart.
 
 ``DELETE`` retires a document (it stops being served and can be restored or rolled back); nothing
-is destroyed. A save names the version it was based on (``version``, required); if someone saved in between,
-it is refused with 409 and nothing is lost.
+is destroyed. An edit names the version it was based on (``version``, required); if someone saved in
+between, it is refused with 409 and nothing is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import difflib
+import json
 import logging
 import re
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
-from connectors.gateway.auth import client_key, hasher, issue_token, require
-from connectors.gateway.deps import StateDep
+from connectors.gateway.deps import Editor, StateDep, Viewer, get_store
 from connectors.gateway.errors import ApiError
 from connectors.gateway.limits import bounded_body
 from connectors.gateway.state import GatewayState
 from knowledge.documents import Document
-from knowledge.store import DocumentRecord, StaffUser, Store, VersionConflict
+from knowledge.store import (
+    DocumentRecord,
+    VersionConflict,
+)
 
 logger = logging.getLogger(__name__)
-# A sign-in form is a user name and a password; the largest document is 100,000 characters (at most
-# 12 bytes each as JSON escapes) plus its fields.
-auth_router = APIRouter(
-    prefix="/api/v1/auth", tags=["auth"], route_class=bounded_body(16 * 1024, "a sign-in is a user name and a password")
-)
+# The largest document is 100,000 characters (at most 12 bytes each as JSON escapes) plus its fields.
 router = APIRouter(
     prefix="/api/v1/admin",
-    tags=["admin"],
+    tags=["documents"],
     route_class=bounded_body(2 * 1024 * 1024, "a document body is at most 100,000 characters"),
 )
-
-Viewer = Annotated[StaffUser, Depends(require("viewer"))]
-Editor = Annotated[StaffUser, Depends(require("editor"))]
 _DOC_ID = r"^[a-z0-9][a-z0-9-]*\.(en|zh)$"
-
-
-class TokenResponse(BaseModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"
-    expires_in: int
-    role: str
 
 
 class DocumentFields(BaseModel):
@@ -166,12 +155,6 @@ def _out(record: DocumentRecord) -> DocumentPublic:
     )
 
 
-def _store(state: GatewayState) -> Store:
-    if state.store is None:
-        raise ApiError(503, "store_unavailable", "The knowledge store is not available; see the gateway log.")
-    return state.store
-
-
 async def _reindex(state: GatewayState, upserts: list[Document], deletes: list[str]) -> None:
     """Apply a change to the live index; the store already holds it, so a failure is repairable."""
     if state.retriever is None:
@@ -188,47 +171,6 @@ async def _reindex(state: GatewayState, upserts: list[Document], deletes: list[s
         ) from exc
 
 
-async def authenticate(request: Request, state: GatewayState, username: str, password: str) -> StaffUser:
-    """The account for a username and password; 429 after too many failures, 401 when wrong."""
-    store = _store(state)
-    key = client_key(request, username)
-    if state.login_limiter.blocked(key):
-        raise ApiError(
-            429,
-            "too_many_attempts",
-            "Too many failed sign-ins: wait a minute and try again.",
-            headers={"Retry-After": "60"},
-        )
-    user = await asyncio.to_thread(store.user, username)
-    valid = False
-    if user is not None and user.active:
-        valid, new_hash = await asyncio.to_thread(hasher.verify_and_update, password, user.password_hash)
-        if valid and new_hash:
-            await asyncio.to_thread(store.set_password_hash, user.username, new_hash)
-    else:
-        await asyncio.to_thread(hasher.hash, password)  # same time whether or not the user exists
-    if not valid or user is None:
-        state.login_limiter.failed(key)
-        await asyncio.to_thread(store.audit, username[:80], "login_failed", key[1])
-        raise ApiError(
-            401, "invalid_credentials", "Wrong username or password.", headers={"WWW-Authenticate": "Bearer"}
-        )
-    await asyncio.to_thread(store.audit, user.username, "login", key[1])
-    return user
-
-
-@auth_router.post("/token", response_model=TokenResponse)
-async def token(
-    request: Request, state: StateDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
-) -> TokenResponse:
-    """OAuth2 password flow: username + password -> bearer token."""
-    user = await authenticate(request, state, form.username, form.password)
-    minutes = state.settings.access_token_minutes
-    return TokenResponse(
-        access_token=issue_token(user, state.jwt_secret, minutes), expires_in=minutes * 60, role=user.role
-    )
-
-
 @router.get("/documents", response_model=list[DocumentPublic])
 async def list_documents(
     state: StateDep,
@@ -237,7 +179,7 @@ async def list_documents(
     lang: Annotated[Literal["en", "zh"] | None, Query()] = None,
     topic: Annotated[str | None, Query(max_length=40)] = None,
 ) -> list[DocumentPublic]:
-    records = await asyncio.to_thread(_store(state).documents, status=status)
+    records = await asyncio.to_thread(get_store(state).documents, status=status)
     return [
         _out(r)
         for r in records
@@ -247,7 +189,7 @@ async def list_documents(
 
 @router.post("/documents", response_model=DocumentPublic, status_code=201)
 async def create_document(payload: DocumentCreate, state: StateDep, user: Editor) -> DocumentPublic:
-    store = _store(state)
+    store = get_store(state)
     doc_id = f"{payload.slug or slugify(payload.title)}.{payload.lang}"
     if await asyncio.to_thread(store.document, doc_id) is not None:
         raise ApiError(409, "document_exists", f"{doc_id} already exists: edit it, or choose another slug.")
@@ -283,7 +225,7 @@ def _path_id(doc_id: str) -> str:
 
 @router.get("/documents/{doc_id}", response_model=DocumentPublic)
 async def get_document(doc_id: str, state: StateDep, user: Viewer) -> DocumentPublic:
-    record = await asyncio.to_thread(_store(state).document, _path_id(doc_id))
+    record = await asyncio.to_thread(get_store(state).document, _path_id(doc_id))
     if record is None:
         raise ApiError(404, "not_found", f"No document {doc_id}.")
     return _out(record)
@@ -291,7 +233,7 @@ async def get_document(doc_id: str, state: StateDep, user: Viewer) -> DocumentPu
 
 @router.put("/documents/{doc_id}", response_model=DocumentPublic)
 async def update_document(doc_id: str, payload: DocumentUpdate, state: StateDep, user: Editor) -> DocumentPublic:
-    store = _store(state)
+    store = get_store(state)
     existing = await asyncio.to_thread(store.document, _path_id(doc_id))
     if existing is None:
         raise ApiError(404, "not_found", f"No document {doc_id}.")
@@ -316,7 +258,7 @@ async def update_document(doc_id: str, payload: DocumentUpdate, state: StateDep,
 @router.delete("/documents/{doc_id}", response_model=DocumentPublic)
 async def retire_document(doc_id: str, state: StateDep, user: Editor) -> DocumentPublic:
     """Retire: no longer answered from, kept with its history, restorable by rollback."""
-    store = _store(state)
+    store = get_store(state)
     try:
         record = await asyncio.to_thread(store.set_document_status, _path_id(doc_id), "retired", author=user.username)
     except KeyError as exc:
@@ -329,7 +271,7 @@ async def retire_document(doc_id: str, state: StateDep, user: Editor) -> Documen
 
 @router.get("/documents/{doc_id}/versions", response_model=list[VersionOut])
 async def document_versions(doc_id: str, state: StateDep, user: Viewer) -> list[VersionOut]:
-    rows = await asyncio.to_thread(_store(state).document_versions, _path_id(doc_id))
+    rows = await asyncio.to_thread(get_store(state).document_versions, _path_id(doc_id))
     if not rows:
         raise ApiError(404, "not_found", f"No document {doc_id}.")
     return [
@@ -350,7 +292,7 @@ async def rollback_document(
     doc_id: str, state: StateDep, user: Editor, version: Annotated[int, Query(ge=1)]
 ) -> DocumentPublic:
     """Make an earlier version current again (as a new version)."""
-    store = _store(state)
+    store = get_store(state)
     try:
         record = await asyncio.to_thread(store.rollback_document, _path_id(doc_id), version, author=user.username)
     except KeyError as exc:
@@ -363,3 +305,40 @@ async def rollback_document(
     else:
         await _reindex(state, [], [doc_id])
     return _out(record)
+
+
+class DiffOut(BaseModel):
+    doc_id: str
+    from_version: int
+    to_version: int
+    lines: list[str] = Field(description="Unified diff of the metadata and the body")
+
+
+def _as_text(data: dict[str, Any]) -> list[str]:
+    meta = {k: v for k, v in sorted(data.items()) if k != "body"}
+    return [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in meta.items()] + [
+        "",
+        *data.get("body", "").splitlines(),
+    ]
+
+
+@router.get("/documents/{doc_id}/diff", response_model=DiffOut)
+async def document_diff(
+    doc_id: str,
+    state: StateDep,
+    user: Viewer,
+    from_version: Annotated[int, Query(alias="from", ge=1)],
+    to_version: Annotated[int, Query(alias="to", ge=1)],
+) -> DiffOut:
+    rows = {v.version: v for v in await asyncio.to_thread(get_store(state).document_versions, _path_id(doc_id))}
+    missing = [v for v in (from_version, to_version) if v not in rows]
+    if missing:
+        raise ApiError(404, "not_found", f"No version {missing[0]} of {doc_id}.")
+    lines = difflib.unified_diff(
+        _as_text(rows[from_version].data),
+        _as_text(rows[to_version].data),
+        fromfile=f"v{from_version}",
+        tofile=f"v{to_version}",
+        lineterm="",
+    )
+    return DiffOut(doc_id=doc_id, from_version=from_version, to_version=to_version, lines=list(lines))
