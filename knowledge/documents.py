@@ -20,6 +20,23 @@ from knowledge.errors import CorpusError
 from knowledge.language import SUPPORTED_LANGUAGES
 
 ZONES = ("hangzhou", "ningbo", "zhoushan", "jinyi")
+# Hosts an answer would rather cite: governments and official bodies first, then major news outlets.
+# Many reference pages reach us only as copies on unofficial sites; a trader should see the official
+# or press page whenever the document lists one.
+_OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov(?:\.[a-z]{2})?|europa\.eu|un\.org|wto\.org|iccwbo\.org)$")
+_PRESS_HOST = re.compile(
+    r"(?:^|\.)(?:chinadaily\.com\.cn|people\.cn|peopledaily\.com\.cn|news\.cn|xinhuanet\.com|cgtn\.com|"
+    r"globaltimes\.cn|ecns\.cn|china\.org\.cn|zjol\.com\.cn|reuters\.com|scmp\.com|yicaiglobal\.com|caixin\.com|"
+    r"shine\.cn|cnnb\.com\.cn|hangzhou\.com\.cn)$"
+)
+
+
+def source_rank(host: str) -> int:
+    """0 for an official page, 1 for a major news outlet, 2 for anything else."""
+    host = host.lower().rstrip(".")
+    return 0 if _OFFICIAL_HOST.search(host) else 1 if _PRESS_HOST.search(host) else 2
+
+
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*\.(en|zh)$")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.DOTALL)
 
@@ -104,9 +121,12 @@ class Document(BaseModel):
 
     @property
     def primary_source(self) -> Source:
-        """The newest dated source (the one an answer cites), else the first listed."""
-        dated = [s for s in self.sources if s.date is not None]
-        return max(dated, key=lambda s: s.date or dt.date.min) if dated else self.sources[0]
+        """The source an answer cites: the most authoritative kind listed (an official page, then a
+        major news outlet, then any other), and among those the newest dated one, else the first."""
+        best = min(source_rank(s.url.host or "") for s in self.sources)
+        candidates = [s for s in self.sources if source_rank(s.url.host or "") == best]
+        dated = [s for s in candidates if s.date is not None]
+        return max(dated, key=lambda s: s.date or dt.date.min) if dated else candidates[0]
 
     def is_current(self, today: dt.date) -> bool:
         """False when the document has expired or is not yet in force."""

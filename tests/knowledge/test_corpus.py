@@ -96,6 +96,8 @@ def test_every_section_becomes_a_titled_passage_with_a_stable_id() -> None:
         (("translation: sample-doc.zh", "translation: other-doc.zh"), "share the slug"),
         (("id: sample-doc.en", "id: Sample Doc"), "not <slug>"),
         (("Summary paragraph.", ""), "body"),
+        (("valid_until: null", "valid_until: null\nsuperseded_by: other-doc"), "needs valid_until"),
+        (("valid_until: null", "valid_until: 2030-01-01\nsuperseded_by: sample-doc"), "another document"),
     ],
 )
 def test_malformed_documents_are_rejected_with_the_reason(change: tuple[str, str], message: str) -> None:
@@ -106,6 +108,29 @@ def test_malformed_documents_are_rejected_with_the_reason(change: tuple[str, str
         text = text.split("---\n# ")[0] + "---\n"
     with pytest.raises(CorpusError, match=message):
         parse_document(text, origin="sample.md")
+
+
+def test_an_answer_cites_the_official_page_before_a_newer_copy_on_an_unofficial_site() -> None:
+    sources = """sources:
+  - url: https://blog.example.com/copy-of-notice
+    title: Copy of the notice
+    date: 2024-12-01
+  - url: https://www.customs.gov.cn/notice
+    title: GACC notice
+    date: 2024-11-20
+  - url: https://en.people.cn/report
+    title: People's Daily report
+    date: 2024-11-25
+"""
+    document = parse_document(VALID.replace(VALID[VALID.index("sources:") : VALID.index("source_date")], sources))
+    assert document.primary_source.title == "GACC notice"
+    without_official = parse_document(
+        VALID.replace(
+            VALID[VALID.index("sources:") : VALID.index("source_date")],
+            sources.replace("www.customs.gov.cn", "www.customs-gov.cn.example.com"),
+        )
+    )
+    assert without_official.primary_source.title == "People's Daily report"
 
 
 def test_duplicate_ids_and_one_way_translations_are_rejected() -> None:
