@@ -28,9 +28,11 @@ def _documents(settings: KnowledgeSettings) -> list[Document]:
     from knowledge.store import Store, import_corpus_files, published_documents
 
     store = Store.open(settings)
-    added, updated, kept = import_corpus_files(store, Path(settings.corpus_dir))
-    if added or updated or kept:
-        print(f"corpus -> store: {added} added, {updated} updated, {kept} kept as edited by staff")
+    added, updated, kept, retired = import_corpus_files(store, Path(settings.corpus_dir))
+    if added or updated or kept or retired:
+        print(
+            f"corpus -> store: {added} added, {updated} updated, {kept} kept as edited by staff, {retired} retired (no longer in the corpus)"
+        )
     return published_documents(store)
 
 

@@ -347,14 +347,15 @@ class Store:
             )
         )
 
-    def import_corpus(self, documents: Sequence[tuple[dict[str, Any], str]]) -> tuple[int, int, int]:
-        """Bring corpus files into the store: (added, updated, kept because staff edited them).
+    def import_corpus(self, documents: Sequence[tuple[dict[str, Any], str]]) -> tuple[int, int, int, int]:
+        """Bring corpus files into the store: (added, updated, kept because staff edited them, retired).
 
         ``documents`` are (document JSON, sha256 of its file). A new file is added; a changed file
         replaces its record only while no staff member has edited that document since, so a
-        console edit is never overwritten by an older file.
+        console edit is never overwritten by an older file. A document that came from a file no
+        longer in the corpus (merged into another, say) is retired, recoverably, unless staff edited it.
         """
-        added = updated = kept = 0
+        added = updated = kept = retired = 0
         with self.session() as session:
             existing = {r.doc_id: r for r in session.scalars(select(DocumentRecord))}
             for data, sha in documents:
@@ -374,7 +375,15 @@ class Store:
                     record.version += 1
                     self._version(session, record, "import", "corpus")
                     updated += 1
-        return added, updated, kept
+            in_corpus = {data["id"] for data, _ in documents}
+            for record in existing.values():
+                gone = record.doc_id not in in_corpus and record.corpus_sha is not None
+                if gone and record.status == "published":
+                    record.status, record.updated_by = "retired", "corpus"
+                    record.version += 1
+                    self._version(session, record, "retire", "corpus")
+                    retired += 1
+        return added, updated, kept, retired
 
     def documents(self, *, status: str | None = None) -> list[DocumentRecord]:
         query = select(DocumentRecord).order_by(DocumentRecord.doc_id)
@@ -582,7 +591,7 @@ class Store:
             return row.lang if row is not None else None
 
 
-def import_corpus_files(store: Store, corpus_dir: Path) -> tuple[int, int, int]:
+def import_corpus_files(store: Store, corpus_dir: Path) -> tuple[int, int, int, int]:
     """Import the reviewed corpus files into the store (see ``Store.import_corpus``)."""
     import hashlib
 

@@ -95,3 +95,19 @@ def test_staff_replies_are_delivered_once_in_order_and_claim_the_ticket(store: S
     assert store.take_staff_messages("web:abc") == []
     claimed = store.ticket(ticket.id)
     assert claimed is not None and claimed.status == "claimed"
+
+
+def test_a_corpus_file_removed_from_git_is_retired_unless_staff_edited_it(store: Store) -> None:
+    def doc(doc_id: str) -> dict[str, str]:
+        return {"id": doc_id, "title": doc_id}
+
+    assert store.import_corpus([(doc("a.en"), "1"), (doc("b.en"), "1"), (doc("c.en"), "1")]) == (3, 0, 0, 0)
+    store.save_document(doc("c.en") | {"title": "edited"}, author="li", expected_version=1)
+    # b and c were merged into a: their files are gone from the corpus.
+    assert store.import_corpus([(doc("a.en"), "1")]) == (0, 0, 0, 1)
+    statuses = {r.doc_id: r.status for r in store.documents()}
+    assert statuses == {"a.en": "published", "b.en": "retired", "c.en": "published"}
+    # Retired, not destroyed: the record and its history stay, and a file that comes back is restored
+    # only by staff (rollback), never silently.
+    assert store.document("b.en") is not None
+    assert store.import_corpus([(doc("a.en"), "1")]) == (0, 0, 0, 0)
