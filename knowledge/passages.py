@@ -44,6 +44,8 @@ class Passage:
     # The document's title in the other language, for a document written in one language only: a
     # question in the other language then shares its words (BM25) and its meaning (the embedding).
     other_title: str = ""
+    # The slug of the document that replaced this one's rule ("" when none): see knowledge.answers.
+    superseded_by: str = ""
 
     @property
     def indexed_text(self) -> str:
@@ -99,6 +101,7 @@ def split_document(document: Document) -> list[Passage]:
             other_title=""
             if document.translation
             else (document.title_zh if document.lang == "en" else document.title_en),
+            superseded_by=document.superseded_by or "",
         )
         for heading, text in sections
         if text

@@ -239,7 +239,11 @@ class HybridRetriever:
             for row in best
         ]
         unknown_words = frozenset(t for t in query_tokens if not snapshot.in_vocabulary(t))
-        unknown = self._coverage(tuple(unknown_words), query_tokens, idf)  # their share of the idf weight
+        # jieba's search mode also yields the pieces of a long word ("交上去" -> "交上", "上去"): an
+        # unknown word weighs once, not once per piece, or a colloquial phrase outweighs the question.
+        pieces = {t for t in unknown_words if any(t != u and t in u for u in unknown_words)}
+        weighed = [t for t in query_tokens if t not in pieces]
+        unknown = self._coverage(tuple(unknown_words - pieces), weighed, idf)  # their share of the idf weight
         answered, reason = self._decide(hits, codes, query_lang, unknown)
         sections: dict[str, tuple[Section, ...]] = {}
         for hit in hits:

@@ -98,7 +98,7 @@ def score_sentences(result: SearchResult, question: str, *, lang: str | None = N
             for index, (text, tokens) in enumerate(sentences):
                 coverage = _coverage(tokens, wanted)
                 context = _coverage(tokens | heading, wanted)  # the heading often names the subject
-                typed = not uncountable and asked.held_by(text, title)
+                typed = not uncountable and asked.held_by(text, passage.section)
                 score = (
                     W_COVERAGE * ((1 - W_CONTEXT) * coverage + W_CONTEXT * context)
                     + W_SECTION * section.dense_similarity

@@ -108,3 +108,25 @@ def test_a_fact_only_the_english_version_states_answers_a_chinese_question(retri
     assert "以下内容来自英文资料" in reply.text
     assert "24 hours" in reply.text
     assert reply.citations[0]["doc_id"] == "meishan-night-pickup.en"
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "words"),
+    [
+        ("Is GACC Order No. 251 on customs credit management still in force?", "en", "no longer applies"),
+        ("海关总署令第251号还有效吗？", "zh", "已不再适用"),
+    ],
+)
+def test_a_question_about_a_replaced_rule_names_what_replaced_it_and_cites_the_new_one(
+    retriever: HybridRetriever, corpus_documents: list[Document], question: str, lang: str, words: str
+) -> None:
+    replaced_and_successor = [d for d in corpus_documents if d.slug in ("aeo-order-251-history", "aeo")]
+    old = next(d for d in replaced_and_successor if d.slug == "aeo-order-251-history")
+    assert old.superseded_by == "aeo" and old.valid_until is not None and old.valid_until < dt.date.today()
+    retriever.apply(replaced_and_successor, persist=False)
+    _, reply = answer_question(retriever, question, lang)
+    assert words in reply.text
+    assert (old.valid_until + dt.timedelta(days=1)).isoformat() in reply.text
+    cited = [c["doc_id"] for c in reply.citations]
+    assert f"aeo.{lang}" in cited
+    assert not any(doc_id.startswith("aeo-order-251-history") for doc_id in cited)
