@@ -34,8 +34,9 @@ from typing import Any, Literal
 
 from knowledge import entities
 from knowledge.passages import Passage
+from knowledge.places import other_places, place_name
 from knowledge.questions import AnswerType, expected_type, question_parts
-from knowledge.search import Hit, HybridRetriever, SearchResult
+from knowledge.search import Hit, HybridRetriever, SearchResult, Section
 from knowledge.sentences import LIST_ITEM, Sentence, score_sentences, split_sentences
 
 Outcome = Literal["answer", "partial", "not_found"]
@@ -70,6 +71,7 @@ TEXT = {
         "uncertain": "Note: part of this rests on a single or unofficial source; confirm with the office named before you act on it.",
         "not_found": 'I could not find this in the knowledge base, so I would rather not guess. Try naming the procedure, place or customs code (for example "9810 overseas warehouse" or "ODI filing Zhejiang").',
         "partial": "The knowledge base covers **{title}**, but it does not state {what}, so I would rather not guess.",
+        "elsewhere": "My knowledge base is about trade in Zhejiang and says nothing specific about {places}, so I would rather not answer with Zhejiang's rules.",
         "what_number": "the figure you ask for",
         "what_date": "the date you ask for",
         "nearest": "These topics are the closest I have:",
@@ -88,6 +90,7 @@ TEXT = {
         "uncertain": "提示：其中部分内容仅有单一或非官方来源，办理前请向文中提到的主管部门核实。",
         "not_found": "知识库里没有找到这个问题的答案，我不想随便猜测。可以试着写明具体业务、地点或监管方式代码（例如“9810 海外仓”或“浙江 境外投资备案”）。",
         "partial": "知识库涉及“{title}”，但没有写明{what}，我不想随便猜测。",
+        "elsewhere": "我的知识库讲的是浙江的外贸规则，没有关于{places}的具体内容，我不想拿浙江的规定来回答。",
         "what_number": "您问的具体数字",
         "what_date": "您问的具体日期",
         "nearest": "最接近的相关主题：",
@@ -216,7 +219,34 @@ def compose(result: SearchResult, question: str, lang: str, today: dt.date | Non
     lead = _lead(result, question, kind, lang) or _lead(result, question, kind, None)
     if not lead:
         return _partial(result, words, kind)
+    # "广东省的补贴比例", "Shenzhen Qianhai incentives": Zhejiang's nearest rule does not answer them.
+    places = other_places(question)
+    if places and not places <= _places_in(result, lead):
+        return _elsewhere(result, words, kind, places, lang)
     return _answer(result, lead, words, kind, lang, today)
+
+
+def _places_in(result: SearchResult, lead: list[Sentence]) -> frozenset[str]:
+    """The places outside Zhejiang that the lead sentences' documents mention anywhere."""
+    found: set[str] = set()
+    for doc_id in {s.passage.doc_id for s in lead}:
+        sections = result.sections.get(doc_id) or tuple(
+            Section(s.passage, 0.0) for s in lead if s.passage.doc_id == doc_id
+        )
+        text = "\n".join(f"{x.passage.doc_title}\n{x.passage.section}\n{x.passage.text}" for x in sections)
+        found |= other_places(text)
+    return frozenset(found)
+
+
+def _elsewhere(
+    result: SearchResult, words: Mapping[str, str], kind: AnswerType, places: frozenset[str], lang: str
+) -> Answer:
+    """The question is about another part of China: say what the knowledge base covers, cite nothing."""
+    named = ("、" if lang == "zh" else ", ").join(place_name(p, lang) for p in sorted(places))
+    buttons = related_buttons(result, set())
+    text = "\n\n".join([words["elsewhere"].format(places=named), words["person"]])
+    buttons.append({"title": words["human"], "payload": HUMAN_PAYLOAD})
+    return Answer("partial", text, buttons, [], kind)
 
 
 def answer(result: SearchResult, question: str, lang: str) -> tuple[SearchResult, Answer]:

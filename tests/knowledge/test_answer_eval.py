@@ -49,3 +49,17 @@ def test_every_answerable_question_has_its_source_and_the_words_an_answer_needs(
         items = q["must_contain"]
         assert isinstance(items, list) and items, q["id"]
         assert all(isinstance(item, list) and item and all(str(a).strip() for a in item) for item in items), q["id"]
+
+
+def test_a_gap_question_is_never_correct_but_its_required_words_are_still_checked() -> None:
+    from actions.evaluation import Question, grade, report
+
+    gap = Question("gap-1", "en", "Zhejiang total trade 2024?", "unanswerable", (("5.26",),), (), "number", "")
+    filled = grade(gap, "In 2024 Zhejiang traded RMB 5.26 trillion.", ("zhejiang-trade-figures.en",))
+    stale = grade(gap, "In 2023 Zhejiang traded RMB 4.90 trillion.", ("zhejiang-trade-figures.en",))
+    refused = grade(gap, "I could not find this.", ())
+    # Presented as an answer to a question written as a gap: counted against us either way...
+    assert (filled.verdict, stale.verdict, refused.verdict) == ("wrong", "wrong", "refused")
+    # ...but the report shows how many gaps the knowledge base has since filled.
+    assert "| 1 of 1 |" in report([filled], "dev", set())
+    assert "| 0 of 1 |" in report([stale], "dev", set())

@@ -130,3 +130,25 @@ def test_a_question_about_a_replaced_rule_names_what_replaced_it_and_cites_the_n
     cited = [c["doc_id"] for c in reply.citations]
     assert f"aeo.{lang}" in cited
     assert not any(doc_id.startswith("aeo-order-251-history") for doc_id in cited)
+
+
+def test_places_outside_zhejiang_are_read_in_both_languages() -> None:
+    from knowledge.places import other_places
+
+    assert other_places("广东省对出口信用保险保费的补贴比例是多少？") == {"Guangdong"}
+    assert other_places("Shenzhen Qianhai cooperation zone tax incentives") == {"Shenzhen", "Qianhai"}
+    # Zhejiang's own places, foreign destinations and the capital's ministries are not "elsewhere".
+    assert not other_places("义乌到宁波的海铁联运，还有去越南投资要去北京吗？")
+
+
+def test_a_question_about_another_province_is_not_answered_with_zhejiangs_rule(retriever: HybridRetriever) -> None:
+    from dataclasses import replace
+
+    zhejiang = "跨境电商出口海外仓现在还要向海关备案吗？"
+    elsewhere = "深圳的跨境电商出口海外仓现在还要向海关备案吗？"
+    answered = compose(replace(retriever.search(zhejiang, k=8, lang="zh"), answered=True), zhejiang, "zh")
+    assert answered.outcome == "answer" and answered.citations
+    refused = compose(replace(retriever.search(elsewhere, k=8, lang="zh"), answered=True), elsewhere, "zh")
+    assert refused.outcome == "partial"
+    assert refused.citations == []
+    assert "深圳" in refused.text and "浙江" in refused.text
