@@ -44,8 +44,8 @@ from actions.advice import (
 from actions.cases import read_case
 from actions.language import reply_language
 from knowledge import entities
+from knowledge.answer_texts import TEXT as ANSWER_TEXT
 from knowledge.answers import HUMAN_PAYLOAD, feedback_buttons, trim_to_sentence
-from knowledge.answers import TEXT as ANSWER_TEXT
 from knowledge.passages import Passage
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from actions.advisors import recommend_customs, recommend_odi
 from actions.cases import CASE_TEXT, Case, customs_result, known_facts, read_case
 from actions.language import reply_language
 from knowledge import entities
-from knowledge.answers import TEXT, answer_question
+from knowledge.answer_texts import TEXT
+from knowledge.answers import answer_question
 from knowledge.errors import KnowledgeError
 
 logger = logging.getLogger(__name__)

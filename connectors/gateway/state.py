@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from connectors.gateway.rasa_client import RasaClient
+from connectors.conversation import Conversations
+from connectors.rasa_client import RasaClient
 from connectors.settings import GatewaySettings
 from knowledge.search import HybridRetriever
 from knowledge.store import Store
@@ -30,6 +31,7 @@ class GatewayState:
     http: httpx.AsyncClient
     rasa: RasaClient
     store: Store | None = None
+    conversations: Conversations = field(init=False)
     jwt_secret: str = ""
     login_limiter: Any = None
     retriever: HybridRetriever | None = None
@@ -37,6 +39,9 @@ class GatewayState:
     # The Telegram channel, when TELEGRAM_BOT_TOKEN is set (started by the app's lifespan).
     telegram: TelegramChannel | None = None
     _loader: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.conversations = Conversations(self.rasa, self.store)
 
     @classmethod
     def create(cls, settings: GatewaySettings) -> GatewayState:
@@ -68,23 +73,6 @@ class GatewayState:
             jwt_secret=secret,
             login_limiter=LoginLimiter(settings.login_attempts_per_minute),
         )
-
-    async def preferred_language(self, sender_id: str) -> str | None:
-        if self.store is None:
-            return None
-        try:
-            return await asyncio.to_thread(self.store.language, sender_id)
-        except Exception:
-            logger.exception("could not read the language preference of %s", sender_id)
-            return None
-
-    async def remember_language(self, sender_id: str, lang: str) -> None:
-        if self.store is None:
-            return
-        try:
-            await asyncio.to_thread(self.store.set_language, sender_id, lang)
-        except Exception:
-            logger.exception("could not store the language preference of %s", sender_id)
 
     def start_loading_index(self) -> None:
         self._loader = asyncio.create_task(self._load_index())

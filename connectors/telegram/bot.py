@@ -58,14 +58,12 @@ from telegram.ext import (
     filters,
 )
 
-from connectors.commands import requested_language, to_rasa_message
-from connectors.gateway.rasa_client import EngineUnavailable, language_choice, to_chat_messages
+from connectors.conversation import Conversations, TurnFailed
 from knowledge.language import detect_language
 
 if TYPE_CHECKING:
-    from connectors.gateway.state import GatewayState
     from connectors.settings import GatewaySettings
-    from knowledge.store import HandoffTicket
+    from knowledge.store import HandoffTicket, Store
 
 logger = logging.getLogger(__name__)
 
@@ -333,9 +331,16 @@ def build_application(settings: GatewaySettings) -> TelegramApplication:
 class TelegramChannel:
     """The Telegram side of the gateway: owns the PTB application, its handlers and the staff relay."""
 
-    def __init__(self, state: GatewayState, *, retry_seconds: float = RETRY_START_SECONDS) -> None:
-        self.state = state
-        self.settings = state.settings
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        conversations: Conversations,
+        store: Store | None,
+        *,
+        retry_seconds: float = RETRY_START_SECONDS,
+    ) -> None:
+        self.conversations, self.store = conversations, store
+        self.settings = settings
         self.staff_chat_id = self.settings.telegram_staff_chat_id
         self.retry_seconds = retry_seconds
         self.application = build_application(self.settings)
@@ -543,29 +548,14 @@ class TelegramChannel:
             await self._converse(chat_id, text)
 
     async def _converse(self, chat_id: int, text: str) -> None:
-        state = self.state
-        sender = f"tg:{chat_id}"
-        lang = requested_language(text) or await state.preferred_language(sender)
-        metadata = {"channel": "telegram", **({"lang": lang} if lang else {})}
         try:
-            replies = await state.rasa.send(sender, to_rasa_message(text), metadata)
-        except EngineUnavailable as exc:
-            logger.warning("telegram chat %s: %s", chat_id, exc)
-            await self._send(chat_id, self._unavailable(lang or detect_language(text)))
+            turn = await self.conversations.turn(f"tg:{chat_id}", text, "telegram")
+        except TurnFailed as exc:
+            await self._send(chat_id, self._unavailable(exc.lang or detect_language(text)))
             return
-        choice = language_choice(replies)
-        if choice is not None:
-            await state.remember_language(sender, choice)
-            lang = choice
-        messages = to_chat_messages(replies)
-        if not messages:
-            # Every intent has a reply, so silence means the action Rasa chose could not run.
-            _, detail = await state.rasa.check_actions()
-            logger.warning("telegram chat %s got no reply from rasa; action server: %s", chat_id, detail)
-            await self._send(chat_id, self._unavailable(lang or detect_language(text)))
-            return
+        replies, messages = turn.replies, turn.messages
         self.notify_handoffs(replies)
-        lang = lang or detect_language(" ".join(m["text"] for m in messages)) or "en"
+        lang = turn.lang or detect_language(" ".join(m["text"] for m in messages)) or "en"
         for message in messages:
             chunks = render_reply(message, lang)
             keyboard = self._keyboard(message["buttons"])
@@ -639,7 +629,7 @@ class TelegramChannel:
 
     async def notify_staff(self, ticket_id: int) -> None:
         """Post ticket ``ticket_id`` to the staff chat and remember which posts belong to it; never raises."""
-        store = self.state.store
+        store = self.store
         if self.staff_chat_id is None or store is None:
             return
         if not self.running:
@@ -672,7 +662,7 @@ class TelegramChannel:
 
     async def relay_staff_reply(self, ticket_id: int, text: str, author: str) -> str:
         """Store a staff reply on the ticket and deliver it to a Telegram trader; returns the outcome key."""
-        store = self.state.store
+        store = self.store
         if store is None:
             return "no_store"
         stored = await asyncio.to_thread(store.add_staff_message, ticket_id=ticket_id, text=text, author=author)
@@ -683,7 +673,7 @@ class TelegramChannel:
             return "queued"  # the web widget picks it up with take_staff_messages
         chat_id = int(rest)
         ticket = await asyncio.to_thread(store.ticket, ticket_id)
-        lang = await self.state.preferred_language(stored.sender_id) or (ticket.lang if ticket else None)
+        lang = await self.conversations.preferred_language(stored.sender_id) or (ticket.lang if ticket else None)
         if not await self._send_staff_text(chat_id, stored.text, lang):
             return "blocked"
         # Mark it delivered, and deliver any older reply (from the console) that was still waiting.

@@ -152,3 +152,14 @@ def test_a_question_about_another_province_is_not_answered_with_zhejiangs_rule(r
     assert refused.outcome == "partial"
     assert refused.citations == []
     assert "深圳" in refused.text and "浙江" in refused.text
+
+
+def test_every_reply_text_exists_in_both_languages_with_the_same_placeholders() -> None:
+    import string
+
+    from knowledge.answer_texts import TEXT
+
+    assert set(TEXT["en"]) == set(TEXT["zh"])
+    for key in TEXT["en"]:
+        fields = [{f for _, f, _, _ in string.Formatter().parse(TEXT[lang][key]) if f} for lang in ("en", "zh")]
+        assert fields[0] == fields[1], key

@@ -8,20 +8,17 @@ the gateway keeps in the store. Otherwise Rasa detects it from the message.
 
 from __future__ import annotations
 
-import logging
 import secrets
 
 from fastapi import APIRouter
 
-from connectors.commands import requested_language, to_rasa_message
+from connectors.conversation import Component, TurnFailed
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.limits import bounded_body
-from connectors.gateway.rasa_client import EngineUnavailable, language_choice, to_chat_messages
 from connectors.gateway.schemas import MAX_MESSAGE_CHARS, ChatRequest, ChatResponse
 from knowledge.language import detect_language
 
-logger = logging.getLogger(__name__)
 # The largest valid request is MAX_MESSAGE_CHARS (2000) characters of at most 12 bytes each as JSON
 # escapes, plus the other fields.
 MAX_BODY_BYTES = 64 * 1024
@@ -51,7 +48,7 @@ _UNAVAILABLE = {
 }
 
 
-def unavailable(component: str, lang: str | None, message: str) -> ApiError:
+def unavailable(component: Component, lang: str | None, message: str) -> ApiError:
     """503 naming what is down, with a polite message in the user's language, and when to retry."""
     code, texts = _UNAVAILABLE[component]
     text = texts.get(lang or detect_language(message) or "en", texts["en"])
@@ -66,23 +63,10 @@ def new_session_id() -> str:
 @router.post("/chat", response_model=ChatResponse)
 async def chat(request: ChatRequest, state: StateDep) -> ChatResponse:
     session_id = request.session_id or new_session_id()
-    sender = f"web:{session_id}"
-    lang = request.lang or requested_language(request.message) or await state.preferred_language(sender)
-    metadata = {"channel": "web", **({"lang": lang} if lang else {})}
     try:
-        replies = await state.rasa.send(sender, to_rasa_message(request.message), metadata)
-    except EngineUnavailable as exc:
-        logger.warning("chat failed: %s", exc)
-        raise unavailable("rasa", lang, request.message) from exc
+        turn = await state.conversations.turn(f"web:{session_id}", request.message, "web", request.lang)
+    except TurnFailed as exc:
+        raise unavailable(exc.component, exc.lang, request.message) from exc
     if state.telegram is not None:
-        state.telegram.notify_handoffs(replies)  # posts new handoff tickets to the staff chat, in the background
-    choice = language_choice(replies)
-    if choice is not None:
-        await state.remember_language(sender, choice)
-    messages = to_chat_messages(replies)
-    if not messages:
-        # Every intent has a reply, so silence means the action Rasa chose could not run.
-        actions_ok, detail = await state.rasa.check_actions()
-        logger.warning("chat got no reply from rasa; action server: %s", detail)
-        raise unavailable("rasa" if actions_ok else "actions", lang, request.message)
-    return ChatResponse.model_validate({"session_id": session_id, "messages": messages})
+        state.telegram.notify_handoffs(turn.replies)  # posts new handoff tickets to the staff chat, in the background
+    return ChatResponse.model_validate({"session_id": session_id, "messages": turn.messages})
