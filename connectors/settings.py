@@ -1,6 +1,7 @@
 """Settings of the gateway and the processes it starts (read once per process).
 
-Same sources as ``knowledge.settings``: environment, ``.env``, ``config.yml``, defaults.
+Same sources as ``knowledge.settings``: environment, ``.env``, then ``config.yml``, which holds every
+default.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from knowledge.settings import KnowledgeSettings
+from knowledge.settings import KnowledgeSettings, configured
 
 # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, "_" and "-" as a webhook secret token.
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
@@ -52,51 +53,54 @@ class GatewaySettings(KnowledgeSettings):
     # Errors name the setting, never its value: several are secrets (tokens, passwords).
     model_config = SettingsConfigDict(hide_input_in_errors=True)
 
-    gateway_host: str = "0.0.0.0"
-    gateway_port: int = Field(default=8000, ge=1, le=65535)
+    gateway_host: str = Field(default_factory=configured("gateway_host"))
+    gateway_port: int = Field(default_factory=configured("gateway_port"), ge=1, le=65535)
     # Rasa and the action server listen on loopback only; the gateway is the one public edge.
-    rasa_port: int = Field(default=5005, ge=1, le=65535)
-    action_server_port: int = Field(default=5055, ge=1, le=65535)
+    rasa_port: int = Field(default_factory=configured("rasa_port"), ge=1, le=65535)
+    action_server_port: int = Field(default_factory=configured("action_server_port"), ge=1, le=65535)
     # "scale": PostgreSQL tracker and knowledge stores, a Redis lock store and several Rasa replicas
     # (scripts/services.py runs PostgreSQL and Redis on loopback). "default": SQLite, one Rasa.
-    profile: Literal["default", "scale"] = "default"
+    profile: Literal["default", "scale"] = Field(default_factory=configured("profile"))
     # Scale profile: the replicas' ports (empty: rasa_port and rasa_port + 1).
-    rasa_replica_ports: list[int] = Field(default_factory=list)
-    postgres_port: int = Field(default=55432, ge=1, le=65535)
-    redis_port: int = Field(default=56379, ge=1, le=65535)
-    rasa_timeout_seconds: float = Field(default=4.5, gt=0, le=60)
+    rasa_replica_ports: list[int] = Field(default_factory=configured("rasa_replica_ports"))
+    postgres_port: int = Field(default_factory=configured("postgres_port"), ge=1, le=65535)
+    redis_port: int = Field(default_factory=configured("redis_port"), ge=1, le=65535)
+    rasa_timeout_seconds: float = Field(default_factory=configured("rasa_timeout_seconds"), gt=0, le=60)
     # Send each typed message to the action server's /embed-ahead while Rasa parses it, so the
     # query embedding is ready when the answer action searches (knowledge p50 42-46 against 47-53 ms
     # in make bench; README, "Measured").
     # Only useful when that action server is the one Rasa calls: turn it off behind a load balancer
     # that spreads action calls over several action servers (docs/scaling.md).
-    embed_ahead: bool = True
-    health_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
-    public_url: str = ""
+    embed_ahead: bool = Field(default_factory=configured("embed_ahead"))
+    health_timeout_seconds: float = Field(default_factory=configured("health_timeout_seconds"), gt=0, le=10)
+    public_url: str = Field(default_factory=configured("public_url"))
     # Web pages allowed to embed the chat widget and call the chat API from the browser (CORS).
     # "*" allows any site; the gateway's own pages always work.
-    widget_allowed_origins: list[str] = Field(default_factory=list)
+    widget_allowed_origins: list[str] = Field(default_factory=configured("widget_allowed_origins"))
 
     # Telegram channel (connectors.telegram): off while the token is empty.
-    telegram_bot_token: str = ""
+    telegram_bot_token: str = Field(default_factory=configured("telegram_bot_token"))
     # "polling" needs no public URL; "webhook" receives updates on POST /telegram/webhook.
-    telegram_mode: Literal["polling", "webhook"] = "polling"
-    telegram_webhook_secret: str = ""
+    telegram_mode: Literal["polling", "webhook"] = Field(default_factory=configured("telegram_mode"))
+    telegram_webhook_secret: str = Field(default_factory=configured("telegram_webhook_secret"))
     # The staff group that receives handoff tickets and whose replies go back to the trader.
-    telegram_staff_chat_id: int | None = None
+    telegram_staff_chat_id: int | None = Field(default_factory=configured("telegram_staff_chat_id"))
     # Root of the Bot API server; empty means Telegram's own (https://api.telegram.org).
-    telegram_base_url: str = ""
+    telegram_base_url: str = Field(default_factory=configured("telegram_base_url"))
 
     # Staff console. ADMIN_USERNAME / ADMIN_PASSWORD create the first admin when no account exists.
-    admin_username: str = ""
-    admin_password: str = ""
+    admin_username: str = Field(default_factory=configured("admin_username"))
+    admin_password: str = Field(default_factory=configured("admin_password"))
     # Signs staff access tokens. Empty: a random secret is generated once and kept in DATA_DIR.
-    jwt_secret: str = ""
-    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
-    login_attempts_per_minute: int = Field(default=5, ge=1, le=100)
+    jwt_secret: str = Field(default_factory=configured("jwt_secret"))
+    access_token_minutes: int = Field(default_factory=configured("access_token_minutes"), ge=1, le=24 * 60)
+    login_attempts_per_minute: int = Field(default_factory=configured("login_attempts_per_minute"), ge=1, le=100)
     # Rasa's tracker store, read by the console's conversations page. Empty: the default profile's
     # SQLite file (the scale profile's services set it to their PostgreSQL database).
-    tracker_database_url: str = ""
+    tracker_database_url: str = Field(default_factory=configured("tracker_database_url"))
+    # The trained Rasa models. Empty: DATA_DIR/models (the benchmarks and end-to-end stacks point
+    # it at the one `make prepare` trained).
+    models_dir: str = Field(default_factory=configured("models_dir"))
 
     @field_validator("telegram_staff_chat_id", mode="before")
     @classmethod

@@ -340,11 +340,14 @@ def stop(data_dir: Path, redis_port: int, *, purge: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from connectors.settings import GatewaySettings
+
+    settings = GatewaySettings()  # DATA_DIR, POSTGRES_PORT, REDIS_PORT: environment, .env or config.yml
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("start", "stop"))
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", "var")))
-    parser.add_argument("--postgres-port", type=int, default=int(os.environ.get("POSTGRES_PORT", "55432")))
-    parser.add_argument("--redis-port", type=int, default=int(os.environ.get("REDIS_PORT", "56379")))
+    parser.add_argument("--data-dir", type=Path, default=settings.data_dir)
+    parser.add_argument("--postgres-port", type=int, default=settings.postgres_port)
+    parser.add_argument("--redis-port", type=int, default=settings.redis_port)
     args = parser.parse_args(argv)
     try:
         if args.command == "start":

@@ -53,7 +53,7 @@ def say(message: str) -> None:
 
 
 def models_dir(settings: GatewaySettings) -> Path:
-    return Path(os.environ.get("MODELS_DIR") or settings.data_dir / "models")
+    return Path(settings.models_dir) if settings.models_dir else settings.data_dir / "models"
 
 
 def model_fingerprint() -> str:

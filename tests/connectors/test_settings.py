@@ -29,3 +29,16 @@ def test_a_weak_jwt_secret_is_refused(tmp_path: Path, secret: str) -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET"):
         GatewaySettings(data_dir=tmp_path, jwt_secret=secret)
     assert GatewaySettings(data_dir=tmp_path, jwt_secret="k" * 48).jwt_secret == "k" * 48
+
+
+def test_every_default_lives_in_config_yml_and_the_classes_only_declare_types() -> None:
+    import yaml
+
+    from connectors.settings import GatewaySettings
+    from knowledge.settings import CONFIG_FILE
+
+    config = yaml.safe_load(CONFIG_FILE.read_text(encoding="utf-8"))
+    fields = GatewaySettings.model_fields  # the knowledge settings' fields included
+    assert set(fields) <= set(config), f"settings without a default in config.yml: {set(fields) - set(config)}"
+    for name, field in fields.items():
+        assert field.default_factory is not None, f"{name} has a default in Python; put it in config.yml"
