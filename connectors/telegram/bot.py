@@ -351,6 +351,8 @@ class TelegramChannel:
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
         self._starter: asyncio.Task[None] | None = None
+        # Attempts to reach Telegram that failed (it retries with backoff; the gateway stays up).
+        self.failed_starts = 0
         # httpx logs every request URL at INFO, and Bot API URLs contain the token.
         httpx_logger = logging.getLogger("httpx")
         if httpx_logger.getEffectiveLevel() < logging.WARNING:
@@ -405,6 +407,7 @@ class TelegramChannel:
                 return
             except Exception as exc:
                 logger.warning("could not start the Telegram channel (%s); trying again in %.0f s", exc, delay)
+                self.failed_starts += 1
                 await self._shut_down()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_START_MAX_SECONDS)
