@@ -15,10 +15,10 @@ setup:  ## create or update the two Python environments (fast when nothing chang
 	@bash scripts/setup.sh
 
 run: setup  ## train if needed, index if needed, start Rasa + actions + gateway
-	@$(APP) scripts/stack.py run
+	@$(APP) -m scripts.stack run
 
 prepare: setup  ## train the Rasa model and build the index if they are out of date
-	@$(APP) scripts/stack.py prepare
+	@$(APP) -m scripts.stack prepare
 
 test: prepare browser  ## the whole suite: unit, Rasa data + conversation tests, end-to-end (real browser)
 	@$(MAKE) --no-print-directory lint-check test-unit test-rasa test-e2e
@@ -31,7 +31,7 @@ test-unit:
 
 test-rasa:
 	cd assistant && ../$(RASA) data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
-	cd assistant && ../$(RASA) test core --model "$$(../$(APP) ../scripts/stack.py model-path)" \
+	cd assistant && ../$(RASA) test core --model "$$(../$(APP) -m scripts.stack model-path)" \
 		--stories tests --fail-on-prediction-errors --out $(CURDIR)/var/rasa-test-results
 
 test-e2e:

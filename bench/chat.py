@@ -2,7 +2,7 @@
 
 ``python -m bench.chat [--quick] [--duration 60] [--think-duration 60]`` (``make bench``)
 
-It starts its own stack (``bench.local_stack``: ``scripts/stack.py run`` on free loopback ports with a
+It starts its own stack (``scripts.devstack``: ``scripts/stack.py run`` on free loopback ports with a
 fresh DATA_DIR and the model and index ``make prepare`` built), warms it, then measures, one phase at a
 time, with an asyncio httpx client against 127.0.0.1 only (every loop is bounded by a count or a
 deadline):
@@ -57,7 +57,7 @@ import numpy as np
 import yaml
 
 from bench.environment import engine_version, machine_info
-from bench.local_stack import APP_PYTHON, REPO, LocalStack, StackError, free_port, scale_env, start_stack
+from scripts.devstack import APP_PYTHON, REPO, LocalStack, StackError, free_port, scale_env, start_stack
 from scripts.stack import RASA_RUN  # Rasa as the stack starts it (assistant/rasa_runtime.py)
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -1,7 +1,7 @@
 """Prepare and run the whole assistant: Rasa, the action server and the gateway.
 
-    python scripts/stack.py prepare   train the Rasa model if its data changed, build the index if missing, re-index changed documents
-    python scripts/stack.py run       prepare, then start and supervise the three processes
+    python -m scripts.stack prepare   train the Rasa model if its data changed, build the index if missing, re-index changed documents
+    python -m scripts.stack run       prepare, then start and supervise the three processes
 
 Each child's output goes to the terminal with a ``[name]`` prefix and to ``DATA_DIR/logs/<name>.log``.
 Ctrl-C or SIGTERM stops all three. A child that dies on its own is reported and restarted with
@@ -28,8 +28,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))  # services.py, for the scale profile
 
 from connectors.settings import GatewaySettings  # noqa: E402
 
@@ -220,7 +218,7 @@ def healthy(settings: GatewaySettings) -> bool:
 
 def start_services(settings: GatewaySettings) -> None:
     """Scale profile: PostgreSQL and Redis on loopback; their settings go to every child's environment."""
-    import services
+    from scripts import services
 
     try:
         running = services.start(settings.data_dir, settings.postgres_port, settings.redis_port)
@@ -230,7 +228,7 @@ def start_services(settings: GatewaySettings) -> None:
 
 
 def stop_services(settings: GatewaySettings) -> None:
-    import services
+    from scripts import services
 
     services.stop(settings.data_dir, settings.redis_port)
 

@@ -71,10 +71,8 @@ def retriever(knowledge_settings, embedder, small_snapshot):  # type: ignore[no-
 def services(tmp_path_factory):  # type: ignore[no-untyped-def]
     """Real PostgreSQL and Redis on free loopback ports (scripts/services.py installs them if missing)."""
     import socket
-    import sys
 
-    sys.path.insert(0, str(REPO / "scripts"))
-    import services as service_scripts
+    from scripts import services as service_scripts
 
     def free_port() -> int:
         with socket.socket() as sock:

@@ -1,112 +1,62 @@
-"""Starts the real stack (``scripts/stack.py run``) once for the end-to-end tests.
+"""Starts the real stack (``python -m scripts.stack run``) once for the end-to-end tests that share it.
 
 Rasa 3.6 on Python 3.10, the rasa-sdk action server and the gateway on Python 3.11, on free
 loopback ports, with a fresh DATA_DIR (conversation database, logs) and the model and index that
-``make prepare`` built.
+``make prepare`` built: ``scripts.devstack.start_stack``, the same launcher the benchmarks use. A
+test that kills or stops a process starts its own stack with ``own_stack`` and never touches this one.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from bench.local_stack import APP_PYTHON, PREPARED_INDEX, PREPARED_MODELS, PREPARED_ONNX
+from scripts.devstack import PREPARED_INDEX, LocalStack, StackError, start_stack
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 300
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
 # Screenshots for a person to look at (Chinese renders with fonts-noto-cjk).
 ARTIFACTS = REPO / "var" / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Stack:
-    url: str
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def pid(self, child: str) -> int:
-        return int((self.data_dir / "run" / f"{child}.pid").read_text())
-
-    def chat(self, message: str, session_id: str | None = None, **extra: object) -> httpx.Response:
-        body = {"message": message, "session_id": session_id, **extra}
-        return httpx.post(f"{self.url}/api/v1/chat", json=body, timeout=30)
-
-    def wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the stack exited with {self.process.returncode}; log:\n{self.log.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=3).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        pytest.fail(f"the stack was not healthy after {timeout}s; log:\n{self.log.read_text()[-4000:]}")
-
-
 E2E_ADMIN = ("e2e-admin", "e2e-admin-password-1234")
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    index = PREPARED_INDEX
-    if not (index / "CURRENT").exists():
+def running_stack(data_dir: Path, extra_env: dict[str, str] | None = None) -> LocalStack:
+    """A healthy stack in ``data_dir`` (the test fails with the stack's log when it does not come up)."""
+    if not (PREPARED_INDEX / "CURRENT").exists():
         pytest.fail("no prepared index: run `make prepare` (make test does it) before the e2e tests")
-    data_dir = tmp_path_factory.mktemp("stack")
-    shutil.copytree(index, data_dir / "index")
-    gateway_port = free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(data_dir),
-        "MODELS_DIR": str(PREPARED_MODELS),
-        "EMBEDDING_CACHE_DIR": str(PREPARED_ONNX),
-        "GATEWAY_HOST": "127.0.0.1",
-        "GATEWAY_PORT": str(gateway_port),
-        "RASA_PORT": str(free_port()),
-        "ACTION_SERVER_PORT": str(free_port()),
-        "ADMIN_USERNAME": E2E_ADMIN[0],
-        "ADMIN_PASSWORD": E2E_ADMIN[1],
-    }
-    log = data_dir / "stack.log"
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [str(APP_PYTHON), str(REPO / "scripts" / "stack.py"), "run"],
-            cwd=REPO,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-    running = Stack(f"http://127.0.0.1:{gateway_port}", data_dir, process, log)
+    stack = start_stack(data_dir, extra_env)
     try:
-        running.wait_healthy(START_TIMEOUT_SECONDS)
-        yield running
+        stack.wait_healthy(START_TIMEOUT_SECONDS)
+    except StackError as exc:
+        stack.stop()
+        pytest.fail(str(exc))
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The stack the e2e tests share (with a first staff account for the console tests)."""
+    shared = running_stack(
+        tmp_path_factory.mktemp("stack"), {"ADMIN_USERNAME": E2E_ADMIN[0], "ADMIN_PASSWORD": E2E_ADMIN[1]}
+    )
+    try:
+        yield shared
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        shared.stop()
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    """A stack for one test that kills or stops its processes."""
+    private = running_stack(tmp_path / "stack")
+    try:
+        yield private
+    finally:
+        private.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,15 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import E2E_ADMIN, Stack, shoot
+from scripts.devstack import LocalStack
+from tests.e2e.conftest import E2E_ADMIN, shoot
 
 pytestmark = pytest.mark.e2e
 QUESTION = "What are the opening hours of the Beilun night customs inspection desk?"
 
 
 @pytest.fixture
-def console(browser: Browser, stack: Stack) -> Iterator[Page]:
+def console(browser: Browser, stack: LocalStack) -> Iterator[Page]:
     context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.on("dialog", lambda dialog: (page.evaluate("window.__dialog = true"), dialog.dismiss()))
@@ -31,12 +32,12 @@ def console(browser: Browser, stack: Stack) -> Iterator[Page]:
     context.close()
 
 
-def cited_text(stack: Stack, question: str) -> tuple[list[str], str]:
+def cited_text(stack: LocalStack, question: str) -> tuple[list[str], str]:
     messages = stack.chat(question).json()["messages"]
     return [c["doc_id"] for m in messages for c in m["citations"]], " ".join(m["text"] for m in messages)
 
 
-def test_publish_a_fact_see_the_bot_cite_it_then_roll_it_back(console: Page, stack: Stack) -> None:
+def test_publish_a_fact_see_the_bot_cite_it_then_roll_it_back(console: Page, stack: LocalStack) -> None:
     page = console
     shoot(page, "console-dashboard")
     page.get_by_role("link", name="Documents").click()
@@ -95,7 +96,7 @@ def test_publish_a_fact_see_the_bot_cite_it_then_roll_it_back(console: Page, sta
     assert page.evaluate("window.__xss === undefined && window.__dialog === undefined")
 
 
-def test_unanswered_questions_reach_the_queue_and_prefill_a_new_document(console: Page, stack: Stack) -> None:
+def test_unanswered_questions_reach_the_queue_and_prefill_a_new_document(console: Page, stack: LocalStack) -> None:
     page = console
     asked = (
         "How much is the fumigation certificate fee for wooden pallets?",
@@ -117,7 +118,7 @@ def test_unanswered_questions_reach_the_queue_and_prefill_a_new_document(console
     )
 
 
-def test_the_console_speaks_chinese_and_viewers_cannot_open_admin_pages(console: Page, stack: Stack) -> None:
+def test_the_console_speaks_chinese_and_viewers_cannot_open_admin_pages(console: Page, stack: LocalStack) -> None:
     page = console
     page.goto(stack.url + "/admin/documents?lang=zh")
     expect(page.get_by_role("link", name="文档", exact=True)).to_have_attribute("aria-current", "page")
@@ -140,7 +141,7 @@ def test_the_console_speaks_chinese_and_viewers_cannot_open_admin_pages(console:
 
 
 def test_a_handoff_ticket_shows_its_transcript_and_a_staff_reply_reaches_the_trader(
-    console: Page, stack: Stack
+    console: Page, stack: LocalStack
 ) -> None:
     page = console
     session_id = stack.chat("How do I file an outbound investment with the NDRC?").json()["session_id"]

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Stack
+from scripts.devstack import LocalStack
 
 pytestmark = pytest.mark.e2e
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 class Conversation:
-    def __init__(self, stack: Stack, lang: str | None = None) -> None:
+    def __init__(self, stack: LocalStack, lang: str | None = None) -> None:
         self.stack, self.session_id, self.lang = stack, None, lang
 
     def say(self, message: str) -> list[dict[str, Any]]:
@@ -30,12 +30,12 @@ class Conversation:
         return "\n".join(m["text"] for m in self.say(message))
 
 
-def rows(stack: Stack, query: str, *params: object) -> list[tuple[Any, ...]]:
+def rows(stack: LocalStack, query: str, *params: object) -> list[tuple[Any, ...]]:
     with sqlite3.connect(stack.data_dir / "assistant.db") as db:
         return list(db.execute(query, params))
 
 
-def test_customs_advisor_recommends_9810_for_an_overseas_warehouse(stack: Stack) -> None:
+def test_customs_advisor_recommends_9810_for_an_overseas_warehouse(stack: LocalStack) -> None:
     chat = Conversation(stack)
     first = chat.say("/start_customs_advisor")
     assert [b["title"] for b in first[0]["buttons"]] == ["Export", "Import"]
@@ -46,7 +46,7 @@ def test_customs_advisor_recommends_9810_for_an_overseas_warehouse(stack: Stack)
     assert answer["citations"][0]["doc_id"] == "howto-choose-customs-code.en"
 
 
-def test_odi_advisor_in_chinese_re_asks_a_bad_amount_and_gives_the_route(stack: Stack) -> None:
+def test_odi_advisor_in_chinese_re_asks_a_bad_amount_and_gives_the_route(stack: LocalStack) -> None:
     chat = Conversation(stack, lang="zh")
     assert "投资主体" in chat.text("帮我判断一下境外投资要办哪些手续")
     assert "国家或地区" in chat.text("民营企业")
@@ -59,7 +59,7 @@ def test_odi_advisor_in_chinese_re_asks_a_bad_amount_and_gives_the_route(stack: 
     assert {"odi-ndrc-approval-vs-filing.zh", "howto-file-odi.zh"} <= {c["doc_id"] for c in answer["citations"]}
 
 
-def test_stop_leaves_the_advisor_and_questions_work_again(stack: Stack) -> None:
+def test_stop_leaves_the_advisor_and_questions_work_again(stack: LocalStack) -> None:
     chat = Conversation(stack)
     chat.say("/start_odi_advisor")
     assert "stopped" in chat.text("stop")
@@ -67,7 +67,7 @@ def test_stop_leaves_the_advisor_and_questions_work_again(stack: Stack) -> None:
     assert answer["citations"] and "9710" in answer["text"]
 
 
-def test_a_follow_up_is_answered_in_the_context_of_the_previous_question(stack: Stack) -> None:
+def test_a_follow_up_is_answered_in_the_context_of_the_previous_question(stack: LocalStack) -> None:
     chat = Conversation(stack)
     [first] = chat.say("What is the Hangzhou area of the free trade zone for?")
     assert first["citations"][0]["doc_id"] == "ftz-hangzhou-area.en"
@@ -77,7 +77,7 @@ def test_a_follow_up_is_answered_in_the_context_of_the_previous_question(stack: 
     assert "Ningbo" in second["text"].split("Source:")[0]
 
 
-def test_thumbs_down_with_a_comment_is_recorded_for_staff(stack: Stack) -> None:
+def test_thumbs_down_with_a_comment_is_recorded_for_staff(stack: LocalStack) -> None:
     chat = Conversation(stack)
     [answer] = chat.say("How long does the Yiwu to Europe train take?")
     assert "/feedback_bad" in [b["payload"] for b in answer["buttons"]]
@@ -91,7 +91,7 @@ def test_thumbs_down_with_a_comment_is_recorded_for_staff(stack: Stack) -> None:
     assert answer["citations"][0]["doc_id"] in doc_ids
 
 
-def test_asking_for_a_person_opens_a_ticket_with_the_transcript(stack: Stack) -> None:
+def test_asking_for_a_person_opens_a_ticket_with_the_transcript(stack: LocalStack) -> None:
     chat = Conversation(stack)
     chat.say("Can I get a subsidy for a new factory in Jinhua?")
     reply = chat.text("转人工")
@@ -102,7 +102,7 @@ def test_asking_for_a_person_opens_a_ticket_with_the_transcript(stack: Stack) ->
     assert status == "open" and "subsidy" in transcript
 
 
-def test_switching_language_sticks_for_the_session(stack: Stack) -> None:
+def test_switching_language_sticks_for_the_session(stack: LocalStack) -> None:
     chat = Conversation(stack)
     assert HAN.search(chat.text("/lang zh"))
     assert HAN.search(chat.text("hello there"))  # English message, Chinese reply: the choice is kept

@@ -1,7 +1,7 @@
 """Faults on the real stack: a crashed Rasa, a dead action server, a burst of bad input, racing messages.
 
 These tests kill processes, so they run on a private stack of their own (module-scoped, from
-``bench.local_stack``), never on the session ``stack`` the other e2e tests share. No timed figure is
+``scripts.devstack``), never on the session ``stack`` the other e2e tests share. No timed figure is
 asserted except the user-facing bounds of issue 7 (an answer or a polite refusal within 3 s, not a
 hang); memory is checked for growth between two identical rounds, not against a number of this
 machine.
@@ -21,34 +21,34 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.local_stack import LocalStack, StackError, start_stack
-from tests.e2e.conftest import START_TIMEOUT_SECONDS, Stack
+from scripts.devstack import LocalStack, StackError, start_stack
+from tests.e2e.conftest import START_TIMEOUT_SECONDS
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, LocalStack]]:
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, LocalStack]]:
     local = start_stack(tmp_path_factory.mktemp("fault-stack"))
     try:
         try:
             local.wait_healthy(START_TIMEOUT_SECONDS)
         except StackError as exc:
             pytest.fail(str(exc))
-        yield Stack(local.url, local.data_dir, local.process, local.log), local
+        yield LocalStack(local.url, local.data_dir, local.process, local.log), local
     finally:
         local.stop()
 
 
 @pytest.fixture
-def stack(own_stack: tuple[Stack, LocalStack]) -> Stack:
+def stack(own_stack: tuple[LocalStack, LocalStack]) -> LocalStack:
     """This module's stack, healthy again after whatever the previous test killed."""
     running = own_stack[0]
     running.wait_healthy(180)
     return running
 
 
-def tracker_events(stack: Stack, session_id: str) -> list[tuple[str, str]]:
+def tracker_events(stack: LocalStack, session_id: str) -> list[tuple[str, str]]:
     """(type, text) of the user and bot events Rasa's SQL tracker store holds for a web session."""
     with sqlite3.connect(stack.data_dir / "conversations.sqlite") as db:
         query = (
@@ -58,7 +58,7 @@ def tracker_events(stack: Stack, session_id: str) -> list[tuple[str, str]]:
         return [(row[0], row[1]) for row in db.execute(query, (f"web:{session_id}",))]
 
 
-def wait_for_new_pid(stack: Stack, child: str, old: int, timeout: float = 30) -> int:
+def wait_for_new_pid(stack: LocalStack, child: str, old: int, timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -71,7 +71,7 @@ def wait_for_new_pid(stack: Stack, child: str, old: int, timeout: float = 30) ->
     pytest.fail(f"the supervisor did not restart {child} within {timeout}s; log:\n{stack.log.read_text()[-3000:]}")
 
 
-def timed_chat(stack: Stack, message: str, session_id: str | None = None) -> tuple[float, httpx.Response]:
+def timed_chat(stack: LocalStack, message: str, session_id: str | None = None) -> tuple[float, httpx.Response]:
     started = time.monotonic()
     response = stack.chat(message, session_id)
     return time.monotonic() - started, response
@@ -87,7 +87,7 @@ def rss_mb(pid: int) -> float:
 # --- a crashed Rasa ------------------------------------------------------------------------------
 
 
-def test_kill_9_of_rasa_mid_form_keeps_the_conversation_and_the_form_goes_on(stack: Stack) -> None:
+def test_kill_9_of_rasa_mid_form_keeps_the_conversation_and_the_form_goes_on(stack: LocalStack) -> None:
     first = stack.chat("/start_customs_advisor")
     session_id = first.json()["session_id"]
     assert [b["title"] for b in first.json()["messages"][0]["buttons"]] == ["Export", "Import"]
@@ -116,7 +116,7 @@ def test_kill_9_of_rasa_mid_form_keeps_the_conversation_and_the_form_goes_on(sta
 
 
 def test_action_server_down_gets_a_polite_reply_in_3s_and_answers_resume_without_restarting_the_rest(
-    stack: Stack,
+    stack: LocalStack,
 ) -> None:
     others = {name: stack.pid(name) for name in ("rasa", "gateway")}
     old = stack.pid("actions")
@@ -145,7 +145,7 @@ def test_action_server_down_gets_a_polite_reply_in_3s_and_answers_resume_without
 
 
 def test_embed_ahead_refuses_bad_bodies_and_a_flood_of_it_costs_no_answer(
-    stack: Stack, own_stack: tuple[Stack, LocalStack]
+    stack: LocalStack, own_stack: tuple[LocalStack, LocalStack]
 ) -> None:
     url = f"{own_stack[1].actions_url}/embed-ahead"
     for bad in (b"not json", b'{"text": 5}', b'{"text": "   "}', b"[]", b'{"text": "' + b"x" * 1001 + b'"}'):
@@ -174,7 +174,7 @@ def test_embed_ahead_refuses_bad_bodies_and_a_flood_of_it_costs_no_answer(
 CODES = ("9610", "9710", "9810", "1039", "1210")
 
 
-def test_five_messages_sent_at_once_in_one_session_are_all_answered_in_order(stack: Stack) -> None:
+def test_five_messages_sent_at_once_in_one_session_are_all_answered_in_order(stack: LocalStack) -> None:
     session_id = stack.chat("hello").json()["session_id"]
     questions = [f"What is customs code {code}?" for code in CODES]
 
@@ -285,7 +285,7 @@ BAD_REQUESTS: list[tuple[str, str, str, dict[str, object]]] = [
 ]
 
 
-def test_a_burst_of_bad_input_gets_clear_4xx_and_the_gateway_stays_up(stack: Stack) -> None:
+def test_a_burst_of_bad_input_gets_clear_4xx_and_the_gateway_stays_up(stack: LocalStack) -> None:
     assert len({name for name, *_ in BAD_REQUESTS}) == len(BAD_REQUESTS) >= 25  # issue 7: at least 25 kinds
     gateway = stack.pid("gateway")
     before = rss_mb(gateway)
@@ -307,7 +307,7 @@ def test_a_burst_of_bad_input_gets_clear_4xx_and_the_gateway_stays_up(stack: Sta
     assert rss_mb(gateway) - before < 100  # the 8 MB body was refused, not read in
 
 
-def test_huge_headers_and_slow_clients_do_not_take_the_gateway_down(stack: Stack) -> None:
+def test_huge_headers_and_slow_clients_do_not_take_the_gateway_down(stack: LocalStack) -> None:
     gateway = stack.pid("gateway")
     before = rss_mb(gateway)
     with httpx.Client(base_url=stack.url, timeout=30) as client:
@@ -332,7 +332,7 @@ def test_huge_headers_and_slow_clients_do_not_take_the_gateway_down(stack: Stack
     assert stack.pid("gateway") == gateway
 
 
-def test_thousands_of_distinct_sessions_do_not_grow_the_gateway_without_bound(stack: Stack) -> None:
+def test_thousands_of_distinct_sessions_do_not_grow_the_gateway_without_bound(stack: LocalStack) -> None:
     gateway = stack.pid("gateway")
 
     async def round_of_sessions(count: int) -> list[int]:

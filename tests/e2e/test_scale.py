@@ -18,7 +18,7 @@ import httpx
 import psycopg
 import pytest
 
-from bench.local_stack import LocalStack, scale_env, start_stack
+from scripts.devstack import LocalStack, scale_env, start_stack
 from tests.e2e.load import (
     CAPACITY_SHARE,
     LOAD_SESSIONS,

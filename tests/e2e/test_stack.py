@@ -11,20 +11,20 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack
+from scripts.devstack import LocalStack
 
 pytestmark = pytest.mark.e2e
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-def user_messages(stack: Stack, session_id: str) -> list[str]:
+def user_messages(stack: LocalStack, session_id: str) -> list[str]:
     """What Rasa's SQL tracker store holds as this web session's user messages."""
     with sqlite3.connect(stack.data_dir / "conversations.sqlite") as db:
         query = "select json_extract(data, '$.text') from events where sender_id = ? and type_name = 'user'"
         return [row[0] for row in db.execute(query, (f"web:{session_id}",))]
 
 
-def test_health_reports_every_component_up(stack: Stack) -> None:
+def test_health_reports_every_component_up(stack: LocalStack) -> None:
     body = httpx.get(f"{stack.url}/healthz", timeout=10).json()
     assert body["status"] == "ok"
     assert body["components"]["rasa"] == "ok"
@@ -32,7 +32,7 @@ def test_health_reports_every_component_up(stack: Stack) -> None:
     assert body["components"]["index"].startswith("ok")
 
 
-def test_hello_and_nihao_are_answered_in_their_own_language(stack: Stack) -> None:
+def test_hello_and_nihao_are_answered_in_their_own_language(stack: LocalStack) -> None:
     english = stack.chat("hello")
     chinese = stack.chat("你好")
     assert english.status_code == chinese.status_code == 200
@@ -42,7 +42,7 @@ def test_hello_and_nihao_are_answered_in_their_own_language(stack: Stack) -> Non
     assert HAN.search(asked_in_chinese.json()["messages"][0]["text"])
 
 
-def test_an_english_question_gets_a_cited_answer_from_the_action_server(stack: Stack) -> None:
+def test_an_english_question_gets_a_cited_answer_from_the_action_server(stack: LocalStack) -> None:
     response = stack.chat("Which customs code do I use for parcels sold to consumers abroad?")
     assert response.status_code == 200
     [message] = response.json()["messages"]
@@ -53,14 +53,14 @@ def test_an_english_question_gets_a_cited_answer_from_the_action_server(stack: S
     assert "9610" in message["text"]
 
 
-def test_a_chinese_question_gets_a_chinese_cited_answer(stack: Stack) -> None:
+def test_a_chinese_question_gets_a_chinese_cited_answer(stack: LocalStack) -> None:
     response = stack.chat("义乌市场采购每票报关单最多多少美元？")
     [message] = response.json()["messages"]
     assert message["citations"] and message["citations"][0]["doc_id"].endswith(".zh")
     assert HAN.search(message["text"])
 
 
-def test_the_conversation_is_stored_under_a_namespaced_sender(stack: Stack) -> None:
+def test_the_conversation_is_stored_under_a_namespaced_sender(stack: LocalStack) -> None:
     first = stack.chat("hi")
     session_id = first.json()["session_id"]
     stack.chat("thanks", session_id=session_id)
@@ -68,7 +68,7 @@ def test_the_conversation_is_stored_under_a_namespaced_sender(stack: Stack) -> N
     assert texts == ["hi", "thanks"]
 
 
-def test_bad_input_gets_4xx_and_the_stack_stays_up(stack: Stack) -> None:
+def test_bad_input_gets_4xx_and_the_stack_stays_up(stack: LocalStack) -> None:
     assert stack.chat("").status_code == 422
     assert stack.chat("x" * 5000).status_code == 422
     raw = httpx.post(f"{stack.url}/api/v1/chat", content=b"{not json", headers={"content-type": "application/json"})
@@ -76,7 +76,8 @@ def test_bad_input_gets_4xx_and_the_stack_stays_up(stack: Stack) -> None:
     assert httpx.get(f"{stack.url}/healthz", timeout=10).status_code == 200
 
 
-def test_action_server_down_gives_a_clear_503_then_answers_resume(stack: Stack) -> None:
+def test_action_server_down_gives_a_clear_503_then_answers_resume(own_stack: LocalStack) -> None:
+    stack = own_stack  # it kills a process: never the stack the other tests share
     os.killpg(stack.pid("actions"), signal.SIGKILL)  # the server and its workers
     started = time.monotonic()
     response = stack.chat("what is market procurement trade")
@@ -87,7 +88,8 @@ def test_action_server_down_gives_a_clear_503_then_answers_resume(stack: Stack) 
     assert stack.chat("what is market procurement trade").json()["messages"][0]["citations"]
 
 
-def test_rasa_down_gives_503_naming_it_and_history_survives_the_crash(stack: Stack) -> None:
+def test_rasa_down_gives_503_naming_it_and_history_survives_the_crash(own_stack: LocalStack) -> None:
+    stack = own_stack
     session_id = stack.chat("hello").json()["session_id"]
     os.killpg(stack.pid("rasa"), signal.SIGKILL)
     started = time.monotonic()

@@ -7,12 +7,13 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.conftest import E2E_ADMIN, Stack
+from scripts.devstack import LocalStack
+from tests.e2e.conftest import E2E_ADMIN
 
 pytestmark = pytest.mark.e2e
 
 
-def test_a_new_document_is_answered_in_chat_within_two_seconds_and_retiring_it_stops_that(stack: Stack) -> None:
+def test_a_new_document_is_answered_in_chat_within_two_seconds_and_retiring_it_stops_that(stack: LocalStack) -> None:
     token = httpx.post(
         f"{stack.url}/api/v1/auth/token", data={"username": E2E_ADMIN[0], "password": E2E_ADMIN[1]}, timeout=10
     ).json()["access_token"]

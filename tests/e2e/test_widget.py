@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import CHROMIUM, E2E_ADMIN, Stack, shoot
+from scripts.devstack import LocalStack
+from tests.e2e.conftest import CHROMIUM, E2E_ADMIN, shoot
 from tests.e2e.xss_payloads import PAYLOADS
 
 pytestmark = pytest.mark.e2e
@@ -17,7 +18,7 @@ ANSWER_TIMEOUT_MS = 30_000
 
 
 @pytest.fixture
-def page(browser: Browser, stack: Stack) -> Iterator[Page]:
+def page(browser: Browser, stack: LocalStack) -> Iterator[Page]:
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
     opened = context.new_page()
     opened.on("dialog", lambda dialog: (opened.evaluate("window.__dialog = true"), dialog.dismiss()))
@@ -96,7 +97,7 @@ def test_hostile_user_messages_show_as_text_and_never_run(page: Page) -> None:
     no_markup_ran(page)
 
 
-def test_hostile_knowledge_text_shows_as_text_and_never_runs(page: Page, stack: Stack) -> None:
+def test_hostile_knowledge_text_shows_as_text_and_never_runs(page: Page, stack: LocalStack) -> None:
     import httpx
 
     token = httpx.post(
@@ -142,7 +143,7 @@ def test_keyboard_only_use(page: Page) -> None:
     expect(launcher).to_have_attribute("aria-expanded", "false")
 
 
-def test_a_phone_sized_screen_gets_a_full_screen_chat(browser: Browser, stack: Stack) -> None:
+def test_a_phone_sized_screen_gets_a_full_screen_chat(browser: Browser, stack: LocalStack) -> None:
     context = browser.new_context(
         locale="zh-CN", viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True
     )

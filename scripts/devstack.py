@@ -1,11 +1,11 @@
-"""Start a private instance of the real stack (``scripts/stack.py run``) on free loopback ports.
+"""Private instances of the real stack (``python -m scripts.stack run``) on free loopback ports.
 
-The same approach as the e2e suite's session fixture (``tests/e2e/conftest.py``): a fresh DATA_DIR
-(conversation database, logs, pid files) holding a copy of the prepared index, the models that
-``make prepare`` trained, and the gateway, Rasa and the action server each on a free port of
-127.0.0.1. ``bench/chat.py`` and ``tests/e2e/test_faults.py`` (which kills processes, so it must
-not share the suite's stack) use it. It never trains or builds anything itself: without a prepared
-index it stops with a message saying to run ``make prepare``.
+The one place the benchmarks (``bench/``) and the end-to-end tests (``tests/e2e``) start a stack:
+a fresh DATA_DIR (conversation database, logs, pid files) holding a copy of the prepared index, the
+models that ``make prepare`` trained, and the gateway, Rasa and the action server each on a free
+port of 127.0.0.1; the health probe; the free-port helper; and, for the scale profile, the local
+PostgreSQL and Redis (``scripts/services.py``). It never trains or builds anything itself: without a
+prepared index it stops with a message saying to run ``make prepare``.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 APP_PYTHON = REPO / ".venv" / "app" / "bin" / "python"
@@ -84,6 +85,11 @@ class LocalStack:
     def healthy(self) -> bool:
         return _answers(f"{self.url}/healthz")
 
+    def chat(self, message: str, session_id: str | None = None, **extra: object) -> httpx.Response:
+        """POST one message to the public chat route."""
+        body = {"message": message, "session_id": session_id, **extra}
+        return httpx.post(f"{self.url}/api/v1/chat", json=body, timeout=30)
+
     def log_tail(self, chars: int = 4000) -> str:
         try:
             return self.log.read_text(errors="replace")[-chars:]
@@ -125,8 +131,7 @@ class LocalStack:
         """Stop and delete the scale profile's PostgreSQL and Redis (nothing in the default profile)."""
         if self.env.get("PROFILE") != "scale":
             return
-        sys.path.insert(0, str(REPO / "scripts"))
-        import services
+        from scripts import services
 
         services.stop(self.data_dir, int(self.env["REDIS_PORT"]), purge=True)
 
@@ -172,7 +177,7 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None) -> Loca
     launched_at = time.monotonic()
     with log.open("wb") as handle:
         process = subprocess.Popen(
-            [str(APP_PYTHON), str(REPO / "scripts" / "stack.py"), "run"],
+            [str(APP_PYTHON), "-m", "scripts.stack", "run"],
             cwd=REPO,
             env=env,
             stdout=handle,

@@ -1,4 +1,4 @@
-"""Runs last (pytest collects files alphabetically): it stops the stack the other e2e tests share."""
+"""SIGTERM stops the whole stack cleanly (on a stack of its own, so no other test depends on the order)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import signal
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack
+from scripts.devstack import LocalStack
 
 pytestmark = pytest.mark.e2e
 
 
-def test_sigterm_stops_all_three_processes_cleanly(stack: Stack) -> None:
+def test_sigterm_stops_all_three_processes_cleanly(own_stack: LocalStack) -> None:
+    stack = own_stack
     pids = [stack.pid(name) for name in ("rasa", "actions", "gateway")]
     stack.process.send_signal(signal.SIGTERM)
     assert stack.process.wait(60) == 0
