@@ -32,6 +32,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, eve
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from knowledge.errors import Conflict, Invalid, NotFound, VersionConflict
 from knowledge.settings import KnowledgeSettings
 
 if TYPE_CHECKING:
@@ -183,17 +184,6 @@ class Stats:
     open_tickets: int
 
 
-class VersionConflict(Exception):
-    """A save based on an older version than the one stored (someone else saved in between)."""
-
-    def __init__(self, doc_id: str, expected: int, current: int) -> None:
-        super().__init__(
-            f"{doc_id} was changed by someone else (you edited version {expected}, the current one is "
-            f"{current}); reload it, reapply your change and save again"
-        )
-        self.doc_id, self.expected, self.current = doc_id, expected, current
-
-
 def database_url(settings: KnowledgeSettings) -> str:
     """The configured URL, or SQLite at ``DATA_DIR/assistant.db``."""
     if settings.database_url:
@@ -238,7 +228,7 @@ class Store:
         self, *, sender_id: str, lang: str, rating: str, question: str, doc_ids: Sequence[str]
     ) -> Feedback:
         if rating not in RATINGS:
-            raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
+            raise Invalid(f"rating must be one of {RATINGS}, not {rating!r}")
         row = Feedback(sender_id=sender_id, lang=lang, rating=rating, question=question, doc_ids=list(doc_ids))
         with self.session() as session:
             session.add(row)
@@ -296,7 +286,7 @@ class Store:
 
     def set_ticket_status(self, ticket_id: int, status: str) -> bool:
         if status not in TICKET_STATUSES:
-            raise ValueError(f"status must be one of {TICKET_STATUSES}, not {status!r}")
+            raise Invalid(f"status must be one of {TICKET_STATUSES}, not {status!r}")
         with self.session() as session:
             row = session.get(HandoffTicket, ticket_id)
             if row is None:
@@ -404,14 +394,14 @@ class Store:
             record = session.get(DocumentRecord, data["id"], with_for_update=True)
             if create:
                 if record is not None:
-                    raise VersionConflict(data["id"], 0, record.version)
+                    raise VersionConflict(data["id"], 0, record.version, code="document_exists")
                 record = DocumentRecord(doc_id=data["id"], version=1, data=data, updated_by=author)
                 record.status = "published"
                 session.add(record)
                 self._version(session, record, "create", author)
                 return record
             if record is None:
-                raise KeyError(data["id"])
+                raise NotFound(f"No document {data['id']}.")
             if expected_version is not None and expected_version != record.version:
                 raise VersionConflict(record.doc_id, expected_version, record.version)
             record.data, record.status, record.updated_by, record.corpus_sha = data, "published", author, None
@@ -424,7 +414,7 @@ class Store:
         with self.session() as session:
             record = session.get(DocumentRecord, doc_id, with_for_update=True)
             if record is None:
-                raise KeyError(doc_id)
+                raise NotFound(f"No document {doc_id}.")
             record.status, record.updated_by, record.corpus_sha = status, author, None
             record.version += 1
             self._version(session, record, "retire" if status == "retired" else "restore", author)
@@ -438,7 +428,7 @@ class Store:
                 select(DocumentVersion).where(DocumentVersion.doc_id == doc_id, DocumentVersion.version == version)
             ).first()
             if record is None or old is None:
-                raise KeyError(f"{doc_id} v{version}")
+                raise NotFound(f"No version {version} of {doc_id}.")
             record.data, record.status, record.updated_by, record.corpus_sha = old.data, old.status, author, None
             record.version += 1
             self._version(session, record, "rollback", author)
@@ -453,7 +443,7 @@ class Store:
 
     def create_user(self, username: str, password_hash: str, role: str) -> StaffUser:
         if role not in ROLES:
-            raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+            raise Invalid(f"role must be one of {ROLES}, not {role!r}")
         user = StaffUser(username=username, password_hash=password_hash, role=role)
         with self.session() as session:
             session.add(user)
@@ -482,18 +472,18 @@ class Store:
     ) -> StaffUser:
         """Change an account; refuses to leave the console without an active admin."""
         if role is not None and role not in ROLES:
-            raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+            raise Invalid(f"role must be one of {ROLES}, not {role!r}")
         with self.session() as session:
             user = session.get(StaffUser, username, with_for_update=True)
             if user is None:
-                raise KeyError(username)
+                raise NotFound(f"No account {username}.")
             demoted = user.role == "admin" and user.active and (role not in (None, "admin") or active is False)
             if demoted:
                 admins = session.scalar(
                     select(func.count()).select_from(StaffUser).where(StaffUser.role == "admin", StaffUser.active)
                 )
                 if int(admins or 0) <= 1:
-                    raise ValueError("this is the last active admin: make another admin first")
+                    raise Conflict("this is the last active admin: make another admin first", code="last_admin")
             if role is not None:
                 user.role = role
             if active is not None:

@@ -1,8 +1,9 @@
 """Every error the gateway returns has one shape: ``{"error": {"code": str, "message": str}}``.
 
-``ApiError`` is raised by routes; the handlers below also turn FastAPI's validation errors, JSON
-decoding errors and unexpected exceptions into that shape, so a client never sees a stack trace or
-an HTML error page.
+``ApiError`` is raised by routes; the handlers below also turn the knowledge package's errors (its
+tree in ``knowledge/errors.py``, mapped to statuses here and nowhere else), FastAPI's validation
+errors, JSON decoding errors and unexpected exceptions into that shape, so a client never sees a stack
+trace or an HTML error page.
 """
 
 from __future__ import annotations
@@ -15,10 +16,37 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from knowledge.errors import (
+    Conflict,
+    CorpusError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    Invalid,
+    KnowledgeError,
+    NotFound,
+    QueryError,
+)
+
 logger = logging.getLogger(__name__)
 
 # pydantic error types we raise ourselves carry their own code.
 _OWN_CODES = {"empty_message", "message_too_long", "invalid_session_id"}
+# The knowledge package's error tree -> HTTP status (the first matching class wins).
+KNOWLEDGE_STATUS: tuple[tuple[type[KnowledgeError], int], ...] = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (Invalid, 422),
+    (CorpusError, 422),
+    (QueryError, 422),
+    (IndexMissingError, 503),
+    (IndexCorruptError, 503),
+    (IndexMismatchError, 503),
+)
+
+
+def knowledge_status(exc: KnowledgeError) -> int:
+    return next((status for cls, status in KNOWLEDGE_STATUS if isinstance(exc, cls)), 500)
 
 
 class ApiError(Exception):
@@ -54,6 +82,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(KnowledgeError)
+    async def _knowledge(request: Request, exc: KnowledgeError) -> JSONResponse:
+        status = knowledge_status(exc)
+        if status >= 500:
+            logger.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(error_body(exc.code, str(exc)), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

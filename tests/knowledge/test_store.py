@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.errors import Invalid
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import Store, database_url
 
@@ -39,7 +40,7 @@ def test_feedback_survives_reopening_the_database(tmp_path: Path) -> None:
 
 
 def test_a_rating_must_be_good_or_bad(store: Store) -> None:
-    with pytest.raises(ValueError, match="rating"):
+    with pytest.raises(Invalid, match="rating"):
         store.record_feedback(sender_id="web:x", lang="en", rating="meh", question="q", doc_ids=[])
 
 

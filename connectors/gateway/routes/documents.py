@@ -30,7 +30,6 @@ from connectors.gateway.state import GatewayState
 from knowledge.documents import Document
 from knowledge.store import (
     DocumentRecord,
-    VersionConflict,
 )
 
 logger = logging.getLogger(__name__)
@@ -201,16 +200,13 @@ async def create_document(payload: DocumentCreate, state: StateDep, user: Editor
     if other is not None:
         linked = {"translation": other.doc_id, f"title_{other.data['lang']}": other.data.get("title")}
     document = to_document(payload, doc_id, linked)
-    try:
-        record = await asyncio.to_thread(
-            store.save_document,
-            document.model_dump(mode="json"),
-            author=user.username,
-            expected_version=None,
-            create=True,
-        )
-    except VersionConflict as exc:
-        raise ApiError(409, "document_exists", str(exc)) from exc
+    record = await asyncio.to_thread(
+        store.save_document,
+        document.model_dump(mode="json"),
+        author=user.username,
+        expected_version=None,
+        create=True,
+    )  # an existing document: VersionConflict "document_exists", 409
     await asyncio.to_thread(store.audit, user.username, "document_create", doc_id, version=record.version)
     await _reindex(state, [document], [])
     logger.info("%s created %s", user.username, doc_id)
@@ -240,15 +236,12 @@ async def update_document(doc_id: str, payload: DocumentUpdate, state: StateDep,
     if payload.lang != existing.data.get("lang"):
         raise ApiError(422, "invalid_document", "lang cannot change: create the other language version instead")
     document = to_document(payload, doc_id, existing.data)
-    try:
-        record = await asyncio.to_thread(
-            store.save_document,
-            document.model_dump(mode="json"),
-            author=user.username,
-            expected_version=payload.version,
-        )
-    except VersionConflict as exc:
-        raise ApiError(409, "edit_conflict", str(exc)) from exc
+    record = await asyncio.to_thread(
+        store.save_document,
+        document.model_dump(mode="json"),
+        author=user.username,
+        expected_version=payload.version,
+    )  # someone saved in between: VersionConflict "edit_conflict", 409
     await asyncio.to_thread(store.audit, user.username, "document_edit", doc_id, version=record.version)
     await _reindex(state, [document], [])
     logger.info("%s edited %s (v%d)", user.username, doc_id, record.version)
@@ -259,10 +252,7 @@ async def update_document(doc_id: str, payload: DocumentUpdate, state: StateDep,
 async def retire_document(doc_id: str, state: StateDep, user: Editor) -> DocumentPublic:
     """Retire: no longer answered from, kept with its history, restorable by rollback."""
     store = get_store(state)
-    try:
-        record = await asyncio.to_thread(store.set_document_status, _path_id(doc_id), "retired", author=user.username)
-    except KeyError as exc:
-        raise ApiError(404, "not_found", f"No document {doc_id}.") from exc
+    record = await asyncio.to_thread(store.set_document_status, _path_id(doc_id), "retired", author=user.username)
     await asyncio.to_thread(store.audit, user.username, "document_retire", doc_id, version=record.version)
     await _reindex(state, [], [doc_id])
     logger.info("%s retired %s", user.username, doc_id)
@@ -293,10 +283,7 @@ async def rollback_document(
 ) -> DocumentPublic:
     """Make an earlier version current again (as a new version)."""
     store = get_store(state)
-    try:
-        record = await asyncio.to_thread(store.rollback_document, _path_id(doc_id), version, author=user.username)
-    except KeyError as exc:
-        raise ApiError(404, "not_found", f"No version {version} of {doc_id}.") from exc
+    record = await asyncio.to_thread(store.rollback_document, _path_id(doc_id), version, author=user.username)
     await asyncio.to_thread(
         store.audit, user.username, "document_rollback", doc_id, to_version=version, version=record.version
     )

@@ -12,7 +12,6 @@ from connectors.gateway.deps import StateDep, Viewer
 from connectors.gateway.errors import ApiError
 from connectors.gateway.limits import STAFF_BODY_LIMIT, bounded_body
 from knowledge.answers import answer_question
-from knowledge.errors import KnowledgeError
 from knowledge.language import detect_language
 
 router = APIRouter(
@@ -60,12 +59,7 @@ async def hit_test(payload: HitTestIn, state: StateDep, user: Viewer) -> HitTest
     if state.retriever is None:
         raise ApiError(503, "index_unavailable", f"The search index is not ready: {state.index_error or 'loading'}.")
     lang = payload.lang or detect_language(payload.question) or "en"
-    try:
-        preferred, reply = await asyncio.to_thread(
-            answer_question, state.retriever, payload.question, lang, k=payload.k
-        )
-    except KnowledgeError as exc:
-        raise ApiError(422, "invalid_query", str(exc)) from exc
+    preferred, reply = await asyncio.to_thread(answer_question, state.retriever, payload.question, lang, k=payload.k)
     result = preferred
     return HitTestOut(
         question=result.query,

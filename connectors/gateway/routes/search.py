@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.schemas import SearchHit, SearchResponse
-from knowledge.errors import QueryError
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -27,11 +26,8 @@ async def search(
     retriever = state.retriever
     if retriever is None:
         raise ApiError(503, "index_unavailable", f"the search index is not available: {state.index_error}")
-    try:
-        await asyncio.to_thread(retriever.refresh)
-        result = await asyncio.to_thread(retriever.search, q, k=k, lang=lang or None, topic=topic, zone=zone)
-    except QueryError as exc:
-        raise ApiError(422, "invalid_query", str(exc)) from exc
+    await asyncio.to_thread(retriever.refresh)
+    result = await asyncio.to_thread(retriever.search, q, k=k, lang=lang or None, topic=topic, zone=zone)
     return SearchResponse(
         query=result.query,
         answered=result.answered,

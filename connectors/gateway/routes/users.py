@@ -67,14 +67,9 @@ async def create_user(payload: UserIn, state: StateDep, user: Admin) -> UserOut:
 async def change_user(username: str, payload: UserChange, state: StateDep, user: Admin) -> UserOut:
     store = get_store(state)
     password_hash = await asyncio.to_thread(hasher.hash, payload.password) if payload.password else None
-    try:
-        changed = await asyncio.to_thread(
-            store.update_user, username, role=payload.role, active=payload.active, password_hash=password_hash
-        )
-    except KeyError as exc:
-        raise ApiError(404, "not_found", f"No account {username}.") from exc
-    except ValueError as exc:
-        raise ApiError(409, "last_admin", str(exc)) from exc
+    changed = await asyncio.to_thread(
+        store.update_user, username, role=payload.role, active=payload.active, password_hash=password_hash
+    )  # no such account: NotFound, 404; the last active admin: Conflict "last_admin", 409
     detail = payload.model_dump(exclude_none=True, exclude={"password"}) | (
         {"password": "changed"} if password_hash else {}
     )
