@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Header, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from connectors.gateway.auth import SESSION_COOKIE, csrf_token, decode_session, issue_token
+from connectors.gateway.auth import RANK, SESSION_COOKIE, csrf_token, decode_session, issue_token
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.limits import bounded_body
@@ -47,7 +47,6 @@ VIEWS = {
     "users": "admin",
     "audit": "admin",
 }
-_RANK = {"viewer": 0, "editor": 1, "admin": 2}
 _STATIC = {"admin.js": "application/javascript; charset=utf-8", "safe-dom.js": "application/javascript; charset=utf-8"}
 _STATIC |= {"admin.css": "text/css; charset=utf-8"}
 SECURITY_HEADERS = {
@@ -191,7 +190,7 @@ async def console_page(request: Request, state: StateDep, view: str = "dashboard
     if signed_in is None:
         return RedirectResponse("/admin/login", status_code=303)
     user, token = signed_in
-    allowed = [v for v, role in VIEWS.items() if _RANK[user.role] >= _RANK[role]]
+    allowed = [v for v, role in VIEWS.items() if RANK[user.role] >= RANK[role]]
     if view not in allowed:
         return _page(request, "console.html", _context(user, token, state, allowed, "forbidden"), status=403)
     return _page(request, "console.html", _context(user, token, state, allowed, view))
@@ -207,4 +206,6 @@ def _context(user: StaffUser, token: str, state: GatewayState, allowed: list[str
         "view": view,
         "nav": [v for v in allowed if v != "edit"],
         "csrf": csrf_token(token, state.jwt_secret),
+        # The roles this user's role includes, for the page's script (auth.RANK is the one ranking).
+        "held_roles": " ".join(r for r in RANK if RANK[r] <= RANK[user.role]),
     }

@@ -9,8 +9,9 @@
   var view = body.dataset.view, lang = body.dataset.lang, role = body.dataset.role;
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var main = document.getElementById("main");
-  var RANK = { viewer: 0, editor: 1, admin: 2 };
-  function can(needed) { return RANK[role] >= RANK[needed]; }
+  // The roles the signed-in role includes, from the server (connectors/gateway/auth.py ranks them).
+  var heldRoles = (body.dataset.heldRoles || "").split(" ");
+  function can(needed) { return heldRoles.indexOf(needed) >= 0; }
 
   var TEXT = {
     en: {
