@@ -6,7 +6,9 @@ it, so they show the same answer for the same question. No Rasa here.
 
 How it decides, in order:
 
-1. Nothing cleared the search's bar: say so, offer the nearest topics and a person.
+1. Nothing cleared the search's bar: say so, offer the nearest topics and a person, unless one
+   sentence of the best documents holds most of the question's key words (sentence evidence,
+   ``EVIDENCE_COVERAGE``).
 2. Score every sentence of the best documents (all their sections, not only the passage that ranked
    first) against the question: the idf-weighted share of the question's words it holds, the
    similarity of its section to the question, and whether it holds what the question asks for.
@@ -18,6 +20,9 @@ How it decides, in order:
    never trimmed away (the context after it is whole sentences that fit). When nothing in the
    trader's language answers, a document written only in the other language may, and the reply
    says so.
+5. A question naming a place in China outside Zhejiang is answered only from documents that mention
+   it (``knowledge.places``); a question about a replaced rule gets a note naming what replaced it and
+   when, citing the new document.
 
 Must not: present a passage as the answer when it does not hold the asked kind of fact, or serve a
 passage past its ``valid_until`` as current (search returns one only when asked to; a question about a
