@@ -47,16 +47,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import yaml
 
 from bench.environment import engine_version, machine_info
+from bench.measure import CpuMonitor, percentiles, process_tree, status_kb
 from scripts.devstack import APP_PYTHON, REPO, LocalStack, StackError, free_port, scale_env, start_stack
 from scripts.stack import RASA_RUN  # Rasa as the stack starts it (assistant/rasa_runtime.py)
 
@@ -110,21 +110,6 @@ QUICK = Plan(
 # --- figures -----------------------------------------------------------------------------------
 
 
-def percentiles(samples: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99/mean/max of millisecond samples, rounded for the report (the bench.search shape)."""
-    if not samples:
-        return {"n": 0}
-    values = np.asarray(samples, dtype=np.float64)
-    return {
-        "n": len(values),
-        "p50": round(float(np.percentile(values, 50)), 1),
-        "p95": round(float(np.percentile(values, 95)), 1),
-        "p99": round(float(np.percentile(values, 99)), 1),
-        "mean": round(float(values.mean()), 1),
-        "max": round(float(values.max()), 1),
-    }
-
-
 @dataclass
 class Sample:
     ms: float
@@ -155,94 +140,39 @@ class Samples:
 # --- the machine ------------------------------------------------------------------------------
 
 
-def _process_tree(root: int) -> list[int]:
-    """``root`` and all its descendants (from /proc), so forked workers count too."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (entry / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
-
-
-def _status_kb(pid: int, key: str) -> int:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(f"{key}:"):
-                return int(line.split()[1])
-    return 0
-
-
-def _cpu_seconds(pids: Iterable[int]) -> float:
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _busy_cpu_seconds() -> float:
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
 def memory(stack: LocalStack) -> dict[str, Any]:
     """RSS (and peak RSS, VmHWM) in MB of each child with its descendants, and the total."""
     rows: dict[str, Any] = {}
     for name in stack.children:
         try:
-            tree = _process_tree(stack.pid(name))
+            tree = process_tree(stack.pid(name))
         except (OSError, ValueError):
             rows[name] = {"rss_mb": None, "peak_rss_mb": None, "processes": 0}
             continue
         rows[name] = {
-            "rss_mb": round(sum(_status_kb(p, "VmRSS") for p in tree) / 1024, 1),
-            "peak_rss_mb": round(sum(_status_kb(p, "VmHWM") for p in tree) / 1024, 1),
+            "rss_mb": round(sum(status_kb(p, "VmRSS") for p in tree) / 1024, 1),
+            "peak_rss_mb": round(sum(status_kb(p, "VmHWM") for p in tree) / 1024, 1),
             "processes": len(tree),
         }
     rows["total_rss_mb"] = round(sum(r["rss_mb"] or 0 for r in rows.values() if isinstance(r, dict)), 1)
     return rows
 
 
-class CpuMonitor:
-    """Who used the machine's CPUs during a phase: this load generator, the stack, everything else."""
+class StackCpu:
+    """``measure.CpuMonitor`` watching the stack's processes (and any other of this benchmark's)."""
 
     def __init__(self, stack: LocalStack, *also: int) -> None:
-        self.stack = stack
-        self.cpus = len(os.sched_getaffinity(0))
-        # The stack's processes, and any other process of this benchmark (the probe Rasa).
-        self._pids = [pid for root in (stack.process.pid, *also) for pid in _process_tree(root)]
-        self._start = (time.perf_counter(), _busy_cpu_seconds(), _own_cpu(), _cpu_seconds(self._pids))
+        self._monitor = CpuMonitor(pid for root in (stack.process.pid, *also) for pid in process_tree(root))
 
     def stop(self) -> dict[str, float]:
-        wall, busy, own = time.perf_counter(), _busy_cpu_seconds(), _own_cpu()
-        stack_cpu = _cpu_seconds(self._pids) - self._start[3]
-        elapsed = max(wall - self._start[0], 1e-9)
-        own_cpu = own - self._start[2]
-        other = max(0.0, busy - self._start[1] - own_cpu - stack_cpu)
-        capacity = elapsed * self.cpus
+        shares = self._monitor.stop()
         return {
-            "wall_s": round(elapsed, 1),
-            "stack_cpu_share": round(stack_cpu / capacity, 3),
-            "load_generator_cpu_share": round(own_cpu / capacity, 3),
-            "other_processes_cpu_share": round(other / capacity, 3),
-            "loadavg_1min": round(os.getloadavg()[0], 2),
+            "wall_s": shares["wall_s"],
+            "stack_cpu_share": shares["watched_cpu_share"],
+            "load_generator_cpu_share": shares["own_cpu_share"],
+            "other_processes_cpu_share": shares["other_processes_cpu_share"],
+            "loadavg_1min": shares["loadavg_1min"],
         }
-
-
-def _own_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 # --- the questions -----------------------------------------------------------------------------
@@ -499,9 +429,9 @@ async def measure(stack: LocalStack, plan: Plan, seed: int, skip_probe: bool) ->
             await bare_rasa_greetings(client, stack.rasa_url, 3)
         report["memory_idle"] = memory(stack)
 
-        def phase(name: str, *also: int) -> CpuMonitor:
+        def phase(name: str, *also: int) -> StackCpu:
             say(name)
-            return CpuMonitor(stack, *also)
+            return StackCpu(stack, *also)
 
         monitor = phase("baseline: greeting straight to Rasa")
         phases["greeting_bare_rasa"] = (

@@ -48,7 +48,8 @@ from typing import Any
 
 import numpy as np
 
-from bench import environment
+from bench import environment, measure
+from bench.measure import CpuMonitor
 from knowledge.documents import Document, load_corpus
 from knowledge.e5_export import Kind
 from knowledge.embedding import Embedder, open_embedder
@@ -229,16 +230,8 @@ class SyntheticCorpus:
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99/mean/max of millisecond samples, rounded for the report."""
-    values = np.asarray(samples, dtype=np.float64)
-    return {
-        "n": len(values),
-        "p50": round(float(np.percentile(values, 50)), 3),
-        "p95": round(float(np.percentile(values, 95)), 3),
-        "p99": round(float(np.percentile(values, 99)), 3),
-        "mean": round(float(values.mean()), 3),
-        "max": round(float(values.max()), 3),
-    }
+    """Search latencies are a few milliseconds: three decimals."""
+    return measure.percentiles(samples, digits=3)
 
 
 def memory_mb() -> dict[str, float]:
@@ -253,41 +246,6 @@ def memory_mb() -> dict[str, float]:
         pass
     peak = fields.get("VmHWM", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return {"rss_mb": round(fields.get("VmRSS", peak), 1), "peak_rss_mb": round(peak, 1)}
-
-
-def _busy_cpu_seconds() -> float:
-    """CPU time all processes of the machine have used since boot (``/proc/stat``), in seconds."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
-class CpuMonitor:
-    """How much of the machine's CPU other processes used while a phase ran.
-
-    On a shared development machine another job (a test run, Rasa training) competing for the same
-    cores inflates latencies; the benchmark records it instead of silently reporting slow figures.
-    """
-
-    def __init__(self) -> None:
-        self.cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        self._start = (time.perf_counter(), _busy_cpu_seconds(), _own_cpu_seconds())
-
-    def stop(self) -> dict[str, float]:
-        wall, busy, own = time.perf_counter(), _busy_cpu_seconds(), _own_cpu_seconds()
-        elapsed = max(wall - self._start[0], 1e-9)
-        other = max(0.0, (busy - self._start[1]) - (own - self._start[2]))
-        return {
-            "wall_s": round(elapsed, 1),
-            "own_cpu_share": round((own - self._start[2]) / (elapsed * self.cpus), 3),
-            "other_processes_cpu_share": round(other / (elapsed * self.cpus), 3),
-            "loadavg_1min": round(os.getloadavg()[0], 2),
-        }
 
 
 def wait_for_quiet(limit_s: float, label: str, threshold: float = 0.05) -> float:

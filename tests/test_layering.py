@@ -18,8 +18,8 @@ PACKAGES = ("knowledge", "actions", "connectors", "assistant", "scripts", "bench
 MAX_LINES = 400
 # Over the limit today; a test failure here means the module grew: split it instead.
 OVERSIZED = {
-    "bench/chat.py": 860,
-    "bench/search.py": 810,
+    "bench/chat.py": 790,
+    "bench/search.py": 768,
     "connectors/telegram/bot.py": 693,
     "knowledge/index.py": 693,
     "knowledge/store.py": 617,
