@@ -6,6 +6,7 @@ route lives with the other routes in ``connectors.gateway.routes.telegram``.
 
 from __future__ import annotations
 
-from connectors.telegram.bot import TelegramChannel, build_application, handoff_tickets
+from connectors.telegram.bot import TelegramChannel, build_application
+from connectors.telegram.render import handoff_tickets
 
 __all__ = ["TelegramChannel", "build_application", "handoff_tickets"]

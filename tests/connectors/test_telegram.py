@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from connectors.gateway.main import create_app
 from connectors.settings import GatewaySettings
-from connectors.telegram.bot import (
+from connectors.telegram.render import (
     MESSAGE_LIMIT,
     handoff_tickets,
     render_reply,
