@@ -163,3 +163,26 @@ def test_every_reply_text_exists_in_both_languages_with_the_same_placeholders() 
     for key in TEXT["en"]:
         fields = [{f for _, f, _, _ in string.Formatter().parse(TEXT[lang][key]) if f} for lang in ("en", "zh")]
         assert fields[0] == fields[1], key
+
+
+def test_one_sentence_with_most_of_the_question_can_answer_when_no_whole_passage_clears_the_bar(
+    retriever: HybridRetriever,
+) -> None:
+    # A bar no whole passage clears (similarity 0.99, all the words), with the joint similarity bar low
+    # enough that the sentence-evidence rule may look at the sentences.
+    retriever.settings = retriever.settings.model_copy(
+        update={
+            "min_dense_similarity_en": 0.99,
+            "min_lexical_coverage_en": 1.01,
+            "min_joint_dense_en": 0.5,
+            "min_joint_coverage_en": 1.01,
+        }
+    )
+    question = "Can one market procurement customs declaration cover goods worth up to USD 150,000?"
+    assert not retriever.search(question, k=8, lang="en").answered
+    _, reply = answer_question(retriever, question, "en")
+    assert reply.outcome == "answer", reply.text
+    assert "150,000" in reply.text
+    # A question whose words no sentence holds stays refused.
+    _, refused = answer_question(retriever, "What's the weather going to be like in Hangzhou tomorrow?", "en")
+    assert refused.outcome != "answer" and refused.citations == []
