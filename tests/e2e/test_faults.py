@@ -28,24 +28,24 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, LocalStack]]:
+def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """This module's own stack: its tests kill processes, so it is never the one the suite shares."""
     local = start_stack(tmp_path_factory.mktemp("fault-stack"))
     try:
         try:
             local.wait_healthy(START_TIMEOUT_SECONDS)
         except StackError as exc:
             pytest.fail(str(exc))
-        yield LocalStack(local.url, local.data_dir, local.process, local.log), local
+        yield local
     finally:
         local.stop()
 
 
 @pytest.fixture
-def stack(own_stack: tuple[LocalStack, LocalStack]) -> LocalStack:
+def stack(fault_stack: LocalStack) -> LocalStack:
     """This module's stack, healthy again after whatever the previous test killed."""
-    running = own_stack[0]
-    running.wait_healthy(180)
-    return running
+    fault_stack.wait_healthy(180)
+    return fault_stack
 
 
 def tracker_events(stack: LocalStack, session_id: str) -> list[tuple[str, str]]:
@@ -144,10 +144,8 @@ def test_action_server_down_gets_a_polite_reply_in_3s_and_answers_resume_without
     assert {name: stack.pid(name) for name in others} == others
 
 
-def test_embed_ahead_refuses_bad_bodies_and_a_flood_of_it_costs_no_answer(
-    stack: LocalStack, own_stack: tuple[LocalStack, LocalStack]
-) -> None:
-    url = f"{own_stack[1].actions_url}/embed-ahead"
+def test_embed_ahead_refuses_bad_bodies_and_a_flood_of_it_costs_no_answer(stack: LocalStack) -> None:
+    url = f"{stack.actions_url}/embed-ahead"
     for bad in (b"not json", b'{"text": 5}', b'{"text": "   "}', b"[]", b'{"text": "' + b"x" * 1001 + b'"}'):
         response = httpx.post(url, content=bad, headers={"content-type": "application/json"}, timeout=5)
         assert response.status_code == 400 and "text" in response.json()["error"], bad
