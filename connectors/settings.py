@@ -66,6 +66,8 @@ class GatewaySettings(KnowledgeSettings):
     postgres_port: int = Field(default_factory=configured("postgres_port"), ge=1, le=65535)
     redis_port: int = Field(default_factory=configured("redis_port"), ge=1, le=65535)
     rasa_timeout_seconds: float = Field(default_factory=configured("rasa_timeout_seconds"), gt=0, le=60)
+    # User messages of a conversation Rasa loads per message, at least (assistant/tracker_window.py).
+    tracker_window_turns: int = Field(default_factory=configured("tracker_window_turns"), ge=1, le=1000)
     # Send each typed message to the action server's /embed-ahead while Rasa parses it, so the
     # query embedding is ready when the answer action searches (knowledge p50 42-46 against 47-53 ms
     # in make bench; README, "Measured").

@@ -83,6 +83,7 @@ def child_env(settings: GatewaySettings) -> dict[str, str]:
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONUNBUFFERED="1",
         ACTION_ENDPOINT_URL=f"{settings.action_server_url}/webhook",
+        TRACKER_WINDOW_TURNS=str(settings.tracker_window_turns),
     )
     if settings.profile == "default":  # the scale profile's services set their own (start_services)
         env["RASA_TRACKER_DB"] = str((settings.data_dir / "conversations.sqlite").resolve())

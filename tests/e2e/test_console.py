@@ -158,3 +158,25 @@ def test_a_handoff_ticket_shows_its_transcript_and_a_staff_reply_reaches_the_tra
     shoot(page, "console-ticket")
     updates = httpx.get(f"{stack.url}/api/v1/chat/updates", params={"session_id": session_id}, timeout=10).json()
     assert [m["text"] for m in updates["messages"]] == ["We will call you at 3 pm today."]
+
+
+def test_a_long_conversation_reaches_staff_whole(console: Page, stack: LocalStack) -> None:
+    """Rasa loads only the last few messages of a long conversation (assistant/tracker_window.py):
+    the ticket carries the recent turns the action server saw, the console the whole history."""
+    page = console
+    messages = ["What is customs code 9610 for?"] + ["hello", "宁波舟山港有哪些保税区？", "How big is Yiwu market?"] * 5
+    session_id = stack.chat(messages[0]).json()["session_id"]
+    for message in messages[1:]:
+        assert stack.chat(message, session_id).status_code == 200
+    stack.chat("/human", session_id)
+    page.goto(stack.url + "/admin/tickets")
+    card = page.locator("article.ticket", has_text=f"web:{session_id}")
+    card.get_by_text("Transcript", exact=True).click()
+    recent = card.locator(".turn.user")
+    expect(recent.first).to_be_visible()
+    assert recent.count() <= 2 * 6 + 1  # tracker_window_turns: 6 in config.yml
+    expect(card).not_to_contain_text("9610")
+    card.get_by_role("link", name="Whole conversation").click()
+    whole = page.locator(".turn.user")
+    expect(whole).to_have_count(len(messages) + 1)
+    expect(whole.first).to_contain_text("What is customs code 9610 for?")

@@ -32,7 +32,7 @@
       unanswered: "unanswered", no_items: "Nothing here.", open: "open", claimed: "claimed", closed: "closed",
       claim: "Claim", close: "Close", reopen: "Reopen", reply: "Reply to the trader", send: "Send", sent: "Sent: ",
       username: "Username", password: "Password (10+ characters)", role: "Role", active: "Active", add_user: "Add user",
-      when: "When", who: "Who", action: "Action", target: "Target", detail: "Detail", transcript: "Transcript",
+      when: "When", who: "Who", action: "Action", target: "Target", detail: "Detail", transcript: "Transcript", whole_conversation: "Whole conversation",
       edit_other: "Other language version", none_yet: "(none yet: fill in and create it)", document: "Document",
       documents: "Documents", "hit-test": "Hit testing", questions: "Questions queue", conversations: "Conversations",
       tickets: "Handoff tickets", users: "Users", audit: "Audit log",
@@ -56,7 +56,7 @@
       unanswered: "未回答", no_items: "暂无内容。", open: "待处理", claimed: "处理中", closed: "已关闭",
       claim: "认领", close: "关闭", reopen: "重新打开", reply: "回复客户", send: "发送", sent: "已发送：",
       username: "用户名", password: "密码（至少 10 个字符）", role: "角色", active: "启用", add_user: "添加用户",
-      when: "时间", who: "用户", action: "操作", target: "对象", detail: "详情", transcript: "对话记录",
+      when: "时间", who: "用户", action: "操作", target: "对象", detail: "详情", transcript: "对话记录", whole_conversation: "完整对话",
       edit_other: "另一语言版本", none_yet: "（尚无：填写后创建）", document: "文档",
       documents: "文档", "hit-test": "检索测试", questions: "待解答问题", conversations: "对话记录",
       tickets: "人工工单", users: "用户", audit: "审计日志",
@@ -369,6 +369,7 @@
       }).catch(function (error) { clear(transcript).appendChild(notice(error.message, "error")); });
     }
     load();
+    if (params().get("sender")) show(params().get("sender"));
   }
 
   // --- handoff tickets -------------------------------------------------------------------------------
@@ -396,6 +397,8 @@
       return el("div", { className: "turn " + turn.role }, [el("small", { text: turn.role === "user" ? t.user_said : t.bot_said }), markdown(turn.text || "")]);
     })));
     card.appendChild(log);
+    // The ticket keeps the turns that led to the handoff; the whole history is on the conversations page.
+    card.appendChild(el("p", {}, [pageLink(t.whole_conversation, "/admin/conversations?sender=" + encodeURIComponent(ticket.sender_id))]));
     if (can("editor")) {
       var next = ticket.status === "open" ? [["claimed", t.claim], ["closed", t.close]] : ticket.status === "claimed" ? [["closed", t.close]] : [["open", t.reopen]];
       next.forEach(function (n) {
