@@ -18,7 +18,7 @@ PACKAGES = ("knowledge", "actions", "connectors", "assistant", "scripts", "bench
 MAX_LINES = 400
 # Over the limit today; a test failure here means the module grew: split it instead.
 OVERSIZED = {
-    "bench/chat.py": 790,
+    "bench/chat.py": 600,
     "bench/search.py": 768,
     "connectors/telegram/bot.py": 553,
     "knowledge/index.py": 693,
