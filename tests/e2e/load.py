@@ -48,7 +48,7 @@ def measure_capacity(url: str, seconds: float = 10.0, sessions: int = 20) -> flo
                 turn = 0
                 while time.monotonic() < end:
                     message = LOAD_MESSAGES[(number + turn) % len(LOAD_MESSAGES)]
-                    session_id = f"capacity-{number:02d}-{turn // 10}" + "x" * 20
+                    session_id = f"capacity-{number:02d}-" + "x" * 20  # one session each, as in the load
                     response = await client.post("/api/v1/chat", json={"message": message, "session_id": session_id})
                     if response.status_code == 200 and warm_until <= time.monotonic() < end:
                         done += 1
@@ -96,6 +96,9 @@ def run_open_loop_load(url: str, rate: float) -> list[tuple[str, int, int, str]]
 
     results = asyncio.run(run())
     assert len(results) == LOAD_SESSIONS * turns
-    failed = [r for r in results if r[1] != 200 or r[2] == 0]
-    assert not failed, f"{len(failed)} of {len(results)} messages failed, e.g. {failed[:5]}"
     return results
+
+
+def failed_messages(results: list[tuple[str, int, int, str]]) -> list[tuple[str, int, int, str]]:
+    """The messages that got no 200 with a reply."""
+    return [r for r in results if r[1] != 200 or r[2] == 0]

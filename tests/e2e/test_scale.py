@@ -23,6 +23,7 @@ from tests.e2e.load import (
     CAPACITY_SHARE,
     LOAD_SESSIONS,
     MAX_RATE,
+    failed_messages,
     load_session_id,
     measure_capacity,
     run_open_loop_load,
@@ -171,6 +172,11 @@ def test_a_minute_of_sustained_load_across_50_sessions_on_two_replicas_loses_not
     rate = min(MAX_RATE, CAPACITY_SHARE * capacity)
     assert rate >= 3, f"the two-replica stack carried only {capacity:.1f} msg/s"
     results = run_open_loop_load(scaled.url, rate)
+    failed = failed_messages(results)
+    assert not failed, (
+        f"{len(failed)} of {len(results)} messages failed at {rate:.1f} msg/s (capacity {capacity:.1f}), "
+        f"e.g. {failed[:5]}; the stack's log ends:\n{scaled.log_tail(6000)}"
+    )
     for number in (0, LOAD_SESSIONS // 2, LOAD_SESSIONS - 1):
         session_id = load_session_id(number)
         sent = [r[3] for r in results if r[0] == session_id]
