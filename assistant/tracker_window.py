@@ -37,7 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
@@ -110,9 +110,10 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             rows = self._window_query(session, sender_id, first_event_id).all()
             if not self.domain or not rows:
                 return None
-            prefix = json.loads(window.state) if window is not None else []
-            events = prefix + [json.loads(row.data) for row in rows]
-        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+            # Counted after deserialising: an event Rasa cannot read is dropped, and the count must match.
+            prefix = deserialise_events(json.loads(window.state)) if window is not None else []
+            stored = deserialise_events([json.loads(row.data) for row in rows])
+        tracker = DialogueStateTracker.from_events(sender_id, prefix + stored, self.domain.slots)
         setattr(tracker, LOADED_ATTRIBUTE, Loaded(first_event_id, len(prefix)))
         return tracker
 
@@ -126,7 +127,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         window = session.get(TrackerWindow, tracker.sender_id)
         if window is None:
             return Loaded(None, 0)
-        return Loaded(window.first_event_id, len(json.loads(window.state)))
+        return Loaded(window.first_event_id, len(deserialise_events(json.loads(window.state))))
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """The tracker's events that are not stored yet (what Rasa's ``save`` writes)."""
