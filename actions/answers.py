@@ -152,7 +152,7 @@ def log_question(
     async def write() -> None:
         try:
             await asyncio.to_thread(
-                knowledge_base.store().log_question,
+                knowledge_base.records().log_question,
                 sender_id=sender_id,
                 lang=lang,
                 question=question,

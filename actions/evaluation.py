@@ -38,7 +38,7 @@ from actions import knowledge_base
 from actions.answers import ActionAnswerQuestion
 from knowledge.search import HybridRetriever
 from knowledge.settings import KnowledgeSettings
-from knowledge.store import Store
+from records.store import Records
 
 REAL_SOURCE = Path(__file__).resolve().parent.parent / "knowledge" / "eval" / "real-source"
 LANGUAGES = ("en", "zh")
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = load(args.split)
     with tempfile.TemporaryDirectory(prefix="answer-eval-") as scratch:
         # The bot logs each question for the console: into a scratch store, not the real one.
-        knowledge_base.use_store(Store.open(KnowledgeSettings(data_dir=Path(scratch))))
+        knowledge_base.use_records(Records.open(KnowledgeSettings(data_dir=Path(scratch))))
         knowledge_base.use(HybridRetriever.open(KnowledgeSettings()))
         graded = [grade(q, *ask(q)) for q in questions]
     text = report(graded, args.split, set(filter(None, args.show.split(","))))

@@ -1,6 +1,6 @@
 """Thumbs up / down on an answer, and the optional "what was wrong?" that follows a thumbs-down.
 
-Each rating is stored at once (``knowledge.store``) with the question, the documents the answer cited
+Each rating is stored at once (``records.store``) with the question, the documents the answer cited
 and the session, so staff see it even if the trader never answers the follow-up question.
 """
 
@@ -57,7 +57,7 @@ class ActionRecordFeedback(Action):
             return [SlotSet("feedback_id", None)]
         try:
             row = await asyncio.to_thread(
-                knowledge_base.store().record_feedback,
+                knowledge_base.records().record_feedback,
                 sender_id=tracker.sender_id,
                 lang=lang,
                 rating=rating,
@@ -109,7 +109,7 @@ class ActionSaveFeedbackComment(Action):
         else:
             if feedback_id is not None:
                 try:
-                    await asyncio.to_thread(knowledge_base.store().add_feedback_comment, int(feedback_id), comment)
+                    await asyncio.to_thread(knowledge_base.records().add_feedback_comment, int(feedback_id), comment)
                 except Exception:
                     logger.exception("could not store the comment on feedback %s", feedback_id)
             dispatcher.utter_message(text=TEXT[lang]["saved"])

@@ -1,6 +1,6 @@
 """``action_request_human``: open a handoff ticket with the transcript and tell the trader what happens next.
 
-The ticket lands in the database the staff console reads (``knowledge.store``); one conversation has
+The ticket lands in the database the staff console reads (``records.store``); one conversation has
 at most one ticket that is not closed, so asking twice updates it rather than queueing twice. The
 Telegram connector posts new tickets to the staff group when one is configured.
 """
@@ -79,7 +79,7 @@ class ActionRequestHuman(Action):
         lang = reply_language(tracker)
         try:
             ticket = await asyncio.to_thread(
-                knowledge_base.store().open_ticket,
+                knowledge_base.records().open_ticket,
                 sender_id=tracker.sender_id,
                 channel=_channel(tracker),
                 lang=lang,

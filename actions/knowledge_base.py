@@ -15,7 +15,7 @@ import threading
 
 from knowledge.search import HybridRetriever, open_or_build
 from knowledge.settings import KnowledgeSettings
-from knowledge.store import Store
+from records.store import Records
 
 logger = logging.getLogger(__name__)
 
@@ -80,20 +80,20 @@ def use(retriever_: HybridRetriever) -> None:
     _ready.set()
 
 
-_store: Store | None = None
+_records: Records | None = None
 
 
-def store() -> Store:
-    """The feedback / handoff database (opened on first use)."""
-    global _store
+def records() -> Records:
+    """The database of feedback, tickets and the question log (opened on first use)."""
+    global _records
     with _lock:
-        if _store is None:
-            _store = Store.open(KnowledgeSettings())
-        return _store
+        if _records is None:
+            _records = Records.open(KnowledgeSettings())
+        return _records
 
 
-def use_store(store_: Store) -> None:
-    """Record feedback and tickets in ``store_`` (tests)."""
-    global _store
+def use_records(records_: Records) -> None:
+    """Record feedback, tickets and questions in ``records_`` (tests, the evaluation's scratch database)."""
+    global _records
     with _lock:
-        _store = store_
+        _records = records_

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from connectors.commands import requested_language, to_rasa_message
 from connectors.rasa_client import EngineUnavailable, RasaClient, language_choice, to_chat_messages
-from knowledge.store import Store
+from records.store import Records
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ class TurnFailed(Exception):
 class Conversations:
     """Rasa plus the language preferences kept in the store."""
 
-    def __init__(self, rasa: RasaClient, store: Store | None) -> None:
-        self.rasa, self.store = rasa, store
+    def __init__(self, rasa: RasaClient, records: Records | None) -> None:
+        self.rasa, self.records = rasa, records
 
     async def turn(self, sender: str, text: str, channel: str, lang: str | None = None) -> Turn:
         """Send ``text`` from ``sender`` to Rasa; raises ``TurnFailed`` when nothing could answer."""
@@ -71,18 +71,18 @@ class Conversations:
         return Turn(messages, replies, lang)
 
     async def preferred_language(self, sender_id: str) -> str | None:
-        if self.store is None:
+        if self.records is None:
             return None
         try:
-            return await asyncio.to_thread(self.store.language, sender_id)
+            return await asyncio.to_thread(self.records.language, sender_id)
         except Exception:
             logger.exception("could not read the language preference of %s", sender_id)
             return None
 
     async def remember_language(self, sender_id: str, lang: str) -> None:
-        if self.store is None:
+        if self.records is None:
             return
         try:
-            await asyncio.to_thread(self.store.set_language, sender_id, lang)
+            await asyncio.to_thread(self.records.set_language, sender_id, lang)
         except Exception:
             logger.exception("could not store the language preference of %s", sender_id)

@@ -116,7 +116,7 @@ class KnowledgeSettings(BaseSettings):
     max_unknown_share_en: float = Field(default_factory=configured("max_unknown_share_en"))
     max_unknown_share_zh: float = Field(default_factory=configured("max_unknown_share_zh"))
     max_query_chars: int = Field(default_factory=configured("max_query_chars"))
-    # Feedback, handoff tickets and preferences (knowledge.store); empty means SQLite in DATA_DIR.
+    # The knowledge store and the records (knowledge.database); empty means SQLite in DATA_DIR.
     database_url: str = Field(default_factory=configured("database_url"))
     max_k: int = Field(default_factory=configured("max_k"))
 

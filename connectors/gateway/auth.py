@@ -31,7 +31,8 @@ from fastapi.security import OAuth2PasswordBearer
 from pwdlib import PasswordHash
 
 from connectors.settings import GatewaySettings
-from knowledge.store import ROLES, StaffUser, Store
+from records.models import ROLES, StaffUser
+from records.store import Records
 
 ALGORITHM = "HS256"
 SESSION_COOKIE = "zta_session"
@@ -56,12 +57,12 @@ def signing_secret(settings: GatewaySettings) -> str:
     return path.read_text().strip()
 
 
-def bootstrap_admin(store: Store, settings: GatewaySettings) -> str | None:
+def bootstrap_admin(records: Records, settings: GatewaySettings) -> str | None:
     """Create the first admin from ADMIN_USERNAME / ADMIN_PASSWORD when there is no account yet
     (``GatewaySettings`` has refused a short or placeholder password already)."""
-    if store.count_users() or not settings.admin_username:
+    if records.count_users() or not settings.admin_username:
         return None
-    store.create_user(settings.admin_username, hasher.hash(settings.admin_password), "admin")
+    records.create_user(settings.admin_username, hasher.hash(settings.admin_password), "admin")
     return settings.admin_username
 
 

@@ -1,4 +1,4 @@
-"""Dependency aliases for the routes: the gateway's state, its store, and the signed-in staff member.
+"""Dependency aliases for the routes: the gateway's state, its two stores, and the signed-in staff member.
 
 ``Viewer``, ``Editor`` and ``Admin`` are the only way a route asks for a role: each answers 401
 without a valid token (header or console cookie) and 403 for a lower role (``auth.RANK``).
@@ -16,7 +16,9 @@ from fastapi import Depends, Request
 from connectors.gateway.auth import CSRF_HEADER, RANK, SAFE_METHODS, SESSION_COOKIE, csrf_token, decode_session, oauth2
 from connectors.gateway.errors import ApiError
 from connectors.gateway.state import GatewayState
-from knowledge.store import StaffUser, Store
+from knowledge.store import Store
+from records.models import StaffUser
+from records.store import Records
 
 
 def get_state(request: Request) -> GatewayState:
@@ -36,6 +38,15 @@ def get_store(state: StateDep) -> Store:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
+def get_records(state: StateDep) -> Records:
+    if state.records is None:
+        raise ApiError(503, "store_unavailable", "The assistant's database is not available; see the gateway log.")
+    return state.records
+
+
+RecordsDep = Annotated[Records, Depends(get_records)]
+
+
 async def current_user(request: Request, state: StateDep, bearer: Annotated[str | None, Depends(oauth2)]) -> StaffUser:
     token = bearer
     if not token and (cookie := request.cookies.get(SESSION_COOKIE)):
@@ -50,7 +61,7 @@ async def current_user(request: Request, state: StateDep, bearer: Annotated[str 
         "Sign in first: send a bearer token from /api/v1/auth/token.",
         headers={"WWW-Authenticate": "Bearer"},
     )
-    if not token or state.store is None:
+    if not token or state.records is None:
         raise unauthorized
     try:
         claims = decode_session(token, state.jwt_secret)
@@ -60,7 +71,7 @@ async def current_user(request: Request, state: StateDep, bearer: Annotated[str 
         ) from exc
     except jwt.PyJWTError as exc:
         raise unauthorized from exc
-    user = state.store.user(str(claims["sub"]))
+    user = state.records.user(str(claims["sub"]))
     if user is None or not user.active:
         raise unauthorized
     return user

@@ -1,7 +1,8 @@
 """Every error the gateway returns has one shape: ``{"error": {"code": str, "message": str}}``.
 
-``ApiError`` is raised by routes; the handlers below also turn the knowledge package's errors (its
-tree in ``knowledge/errors.py``, mapped to statuses here and nowhere else), FastAPI's validation
+``ApiError`` is raised by routes; the handlers below also turn the knowledge and records packages'
+errors (their trees in ``knowledge/errors.py`` and ``records/errors.py``, mapped to statuses here and
+nowhere else), FastAPI's validation
 errors, JSON decoding errors and unexpected exceptions into that shape, so a client never sees a stack
 trace or an HTML error page.
 """
@@ -27,6 +28,7 @@ from knowledge.errors import (
     NotFound,
     QueryError,
 )
+from records import errors as records_errors
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,17 @@ KNOWLEDGE_STATUS: tuple[tuple[type[KnowledgeError], int], ...] = (
 )
 
 
-def knowledge_status(exc: KnowledgeError) -> int:
-    return next((status for cls, status in KNOWLEDGE_STATUS if isinstance(exc, cls)), 500)
+# The records package's error tree -> HTTP status.
+RECORDS_STATUS: tuple[tuple[type[records_errors.RecordsError], int], ...] = (
+    (records_errors.NotFound, 404),
+    (records_errors.Conflict, 409),
+    (records_errors.Invalid, 422),
+)
+
+
+def knowledge_status(exc: KnowledgeError | records_errors.RecordsError) -> int:
+    table: tuple[tuple[type[Exception], int], ...] = (*KNOWLEDGE_STATUS, *RECORDS_STATUS)
+    return next((status for cls, status in table if isinstance(exc, cls)), 500)
 
 
 class ApiError(Exception):
@@ -84,7 +95,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(KnowledgeError)
-    async def _knowledge(request: Request, exc: KnowledgeError) -> JSONResponse:
+    @app.exception_handler(records_errors.RecordsError)
+    async def _knowledge(request: Request, exc: KnowledgeError | records_errors.RecordsError) -> JSONResponse:
         status = knowledge_status(exc)
         if status >= 500:
             logger.error("%s %s: %s", request.method, request.url.path, exc)

@@ -43,7 +43,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.gateway = state
         state.start_loading_index()
         if settings.telegram_bot_token:
-            state.telegram = TelegramChannel(state.settings, state.conversations, state.store)
+            state.telegram = TelegramChannel(state.settings, state.conversations, state.records)
             await state.telegram.start()  # connects in the background; the gateway does not wait
         try:
             yield

@@ -18,6 +18,7 @@ from connectors.rasa_client import RasaClient
 from connectors.settings import GatewaySettings
 from knowledge.search import HybridRetriever
 from knowledge.store import Store
+from records.store import Records
 
 if TYPE_CHECKING:
     from connectors.telegram.bot import TelegramChannel
@@ -30,7 +31,8 @@ class GatewayState:
     settings: GatewaySettings
     http: httpx.AsyncClient
     rasa: RasaClient
-    store: Store | None = None
+    store: Store | None = None  # knowledge documents
+    records: Records | None = None  # accounts, tickets, feedback, logs, preferences
     conversations: Conversations = field(init=False)
     jwt_secret: str = ""
     login_limiter: Any = None
@@ -41,7 +43,7 @@ class GatewayState:
     _loader: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.conversations = Conversations(self.rasa, self.store)
+        self.conversations = Conversations(self.rasa, self.records)
 
     @classmethod
     def create(cls, settings: GatewaySettings) -> GatewayState:
@@ -55,21 +57,22 @@ class GatewayState:
             embed_ahead=settings.embed_ahead,
         )
         try:
-            store = Store.open(settings)
+            store, records = Store.open(settings), Records.open(settings)
         except Exception:
             # Preferences are a convenience: without the database, chat still works.
             logger.exception("the assistant database could not be opened")
-            store = None
+            store, records = None, None
         from connectors.gateway.auth import LoginLimiter, bootstrap_admin, signing_secret
 
         secret = signing_secret(settings)  # a placeholder secret stops the gateway with a clear error
-        if store is not None and (created := bootstrap_admin(store, settings)):
+        if records is not None and (created := bootstrap_admin(records, settings)):
             logger.info("created the first staff account %r (admin)", created)
         return cls(
             settings=settings,
             http=http,
             rasa=rasa,
             store=store,
+            records=records,
             jwt_secret=secret,
             login_limiter=LoginLimiter(settings.login_attempts_per_minute),
         )
@@ -94,5 +97,6 @@ class GatewayState:
         if self._loader is not None:
             self._loader.cancel()
         await self.http.aclose()
-        if self.store is not None:
-            self.store.engine.dispose()
+        for database in (self.store, self.records):
+            if database is not None:
+                database.engine.dispose()

@@ -72,7 +72,7 @@ from knowledge.language import detect_language
 
 if TYPE_CHECKING:
     from connectors.settings import GatewaySettings
-    from knowledge.store import Store
+    from records.store import Records
 
 logger = logging.getLogger(__name__)
 
@@ -192,11 +192,11 @@ class TelegramChannel:
         self,
         settings: GatewaySettings,
         conversations: Conversations,
-        store: Store | None,
+        records: Records | None,
         *,
         retry_seconds: float = RETRY_START_SECONDS,
     ) -> None:
-        self.conversations, self.store = conversations, store
+        self.conversations, self.records = conversations, records
         self.settings = settings
         self.staff_chat_id = self.settings.telegram_staff_chat_id
         self.retry_seconds = retry_seconds
@@ -489,7 +489,7 @@ class TelegramChannel:
 
     async def notify_staff(self, ticket_id: int) -> None:
         """Post ticket ``ticket_id`` to the staff chat and remember which posts belong to it; never raises."""
-        store = self.store
+        store = self.records
         if self.staff_chat_id is None or store is None:
             return
         if not self.running:
@@ -522,7 +522,7 @@ class TelegramChannel:
 
     async def relay_staff_reply(self, ticket_id: int, text: str, author: str) -> str:
         """Store a staff reply on the ticket and deliver it to a Telegram trader; returns the outcome key."""
-        store = self.store
+        store = self.records
         if store is None:
             return "no_store"
         stored = await asyncio.to_thread(store.add_staff_message, ticket_id=ticket_id, text=text, author=author)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from telegram.constants import MessageLimit
 
 if TYPE_CHECKING:
-    from knowledge.store import HandoffTicket
+    from records.models import HandoffTicket
 
 MESSAGE_LIMIT: Final = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096
 TRANSCRIPT_TURNS: Final = 20

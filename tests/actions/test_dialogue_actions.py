@@ -14,20 +14,20 @@ from actions.handoff import ActionRequestHuman
 from actions.language import ActionSwitchLanguage
 from knowledge.answers import compose, prefer_zone
 from knowledge.search import HybridRetriever
-from knowledge.store import Store
+from records.store import Records
 from tests.actions.helpers import make_tracker, run, slot_events
 
 
 @pytest.fixture(autouse=True)
-def _knowledge(retriever: HybridRetriever, tmp_path: Path) -> Store:
+def _knowledge(retriever: HybridRetriever, tmp_path: Path) -> Records:
     knowledge_base.use(retriever)
-    store = Store(f"sqlite:///{tmp_path / 'assistant.db'}")
-    knowledge_base.use_store(store)
+    store = Records(f"sqlite:///{tmp_path / 'assistant.db'}")
+    knowledge_base.use_records(store)
     return store
 
 
 @pytest.fixture
-def store(_knowledge: Store) -> Store:
+def store(_knowledge: Records) -> Records:
     return _knowledge
 
 
@@ -118,7 +118,7 @@ def test_a_number_the_knowledge_base_does_not_state_is_not_presented_as_the_answ
 # --- feedback ---------------------------------------------------------------------------------
 
 
-def test_a_thumbs_up_is_stored_with_the_question_and_documents(store: Store) -> None:
+def test_a_thumbs_up_is_stored_with_the_question_and_documents(store: Records) -> None:
     tracker = make_tracker(
         "/feedback_good",
         intent="feedback_good",
@@ -136,7 +136,7 @@ def test_a_thumbs_up_is_stored_with_the_question_and_documents(store: Store) -> 
     assert slot_events(events)["feedback_id"] == row.id
 
 
-def test_a_thumbs_down_comment_is_added_to_the_same_record(store: Store) -> None:
+def test_a_thumbs_down_comment_is_added_to_the_same_record(store: Records) -> None:
     slots = {"last_question": "义新欧班列要多少天", "last_doc_ids": ["yiwu-europe-railway.zh"], "language": "zh"}
     _, events = run(ActionRecordFeedback(), make_tracker("答非所问", intent="feedback_bad", slots=slots))
     feedback_id = slot_events(events)["feedback_id"]
@@ -163,12 +163,12 @@ def run_validate(text: str, slots: dict[str, object]) -> dict[str, object]:
     )
 
 
-def test_skipping_the_comment_stores_nothing_more(store: Store) -> None:
+def test_skipping_the_comment_stores_nothing_more(store: Records) -> None:
     assert run_validate("skip", {}) == {"feedback_comment": "-"}
     assert run_validate("跳过", {}) == {"feedback_comment": "-"}
 
 
-def test_feedback_before_any_answer_records_nothing(store: Store) -> None:
+def test_feedback_before_any_answer_records_nothing(store: Records) -> None:
     messages, _ = run(ActionRecordFeedback(), make_tracker("great answer", intent="feedback_good"))
     assert store.feedback() == []
     assert "Ask me a question" in messages[0]["text"]
@@ -185,7 +185,7 @@ def _conversation() -> list[dict[str, object]]:
     ]
 
 
-def test_a_handoff_opens_one_ticket_with_the_transcript(store: Store) -> None:
+def test_a_handoff_opens_one_ticket_with_the_transcript(store: Records) -> None:
     tracker = make_tracker("/request_human", intent="request_human", events=_conversation())
     messages, _ = run(ActionRequestHuman(), tracker)
     [ticket] = store.tickets()
@@ -199,14 +199,14 @@ def test_a_handoff_opens_one_ticket_with_the_transcript(store: Store) -> None:
 
 
 def test_a_handoff_that_cannot_be_stored_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Broken(Store):
+    class Broken(Records):
         def __init__(self) -> None:
             pass
 
         def open_ticket(self, **_: object):  # type: ignore[no-untyped-def,override]
             raise OSError("disk full")
 
-    knowledge_base.use_store(Broken())
+    knowledge_base.use_records(Broken())
     messages, _ = run(ActionRequestHuman(), make_tracker("转人工", intent="request_human", slots={"language": "zh"}))
     assert "暂时无法转接" in messages[0]["text"]
 

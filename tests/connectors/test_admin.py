@@ -14,7 +14,7 @@ from connectors.gateway.auth import hasher
 from connectors.gateway.main import create_app
 from connectors.settings import GatewaySettings
 from knowledge.index import save_snapshot
-from knowledge.store import Store
+from records.store import Records
 
 PASSWORD = "correct horse battery staple"
 
@@ -33,7 +33,7 @@ def client(tmp_path: Path, small_snapshot: Any, embedder: Any) -> Iterator[TestC
                 break
             time.sleep(0.05)
         state.retriever.embedder = embedder  # reuse the session's model instead of a second copy
-        store: Store = state.store
+        store: Records = state.records
         store.create_user("ed", hasher.hash(PASSWORD), "editor")
         store.create_user("vi", hasher.hash(PASSWORD), "viewer")
         yield test_client

@@ -257,7 +257,7 @@ def test_cors_allows_only_the_configured_sites(tmp_path: Any) -> None:
 
 
 def test_staff_replies_reach_the_widget_once(client: TestClient) -> None:
-    store = client.app.state.gateway.store  # type: ignore[attr-defined]
+    store = client.app.state.gateway.records  # type: ignore[attr-defined]
     session = "widget-session-0000000001"
     ticket = store.open_ticket(sender_id=f"web:{session}", channel="web", lang="en", question="q", transcript=[])
     store.add_staff_message(ticket_id=ticket.id, text="Hello, this is Li from the trade office.")

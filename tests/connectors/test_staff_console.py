@@ -14,14 +14,14 @@ import docx
 from fastapi.testclient import TestClient
 
 from connectors.gateway.auth import SESSION_COOKIE
-from knowledge.store import Store
+from records.store import Records
 from tests.connectors.test_admin import NEW_DOC, PASSWORD, client, login
 
 __all__ = ["client"]  # the fixture, shared with test_admin
 
 
-def store_of(client: TestClient) -> Store:
-    store: Store = client.app.state.gateway.store  # type: ignore[attr-defined]
+def store_of(client: TestClient) -> Records:
+    store: Records = client.app.state.gateway.records  # type: ignore[attr-defined]
     return store
 
 

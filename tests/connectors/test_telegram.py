@@ -28,7 +28,7 @@ from connectors.telegram.render import (
     telegram_length,
     ticket_posts,
 )
-from knowledge.store import HandoffTicket, StaffMessage
+from records.models import HandoffTicket, StaffMessage
 from tests.connectors.fake_telegram import (
     BOT_USER,
     TOKEN,
@@ -358,7 +358,7 @@ def test_when_rasa_is_down_the_trader_is_asked_to_try_again_in_their_language(
     settings: GatewaySettings, fake: FakeTelegram
 ) -> None:
     with gateway(settings, FakeRasa(down=True)) as (_, state):
-        state.store.set_language("tg:511", "zh")
+        state.records.set_language("tg:511", "zh")
         fake.push(message_update(511, "9610是什么"))
         fake.push(message_update(512, "what is 9610"))
         [zh] = fake.wait_sent(511)
@@ -449,7 +449,7 @@ def test_a_handoff_is_posted_to_staff_and_a_staff_reply_reaches_the_trader(
     settings: GatewaySettings, fake: FakeTelegram
 ) -> None:
     with gateway(settings, FakeRasa()) as (_, state):
-        store = state.store
+        store = state.records
         ticket = store.open_ticket(
             sender_id="tg:514",
             channel="telegram",
@@ -491,7 +491,7 @@ def test_a_web_handoff_is_posted_and_the_staff_reply_waits_for_the_widget(
 ) -> None:
     rasa = FakeRasa()
     with gateway(settings, rasa) as (client, state):
-        store = state.store
+        store = state.records
         sender = "web:" + "s" * 32
         ticket = store.open_ticket(
             sender_id=sender, channel="web", lang="zh", question="ODI备案要多久？", transcript=[]

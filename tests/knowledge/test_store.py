@@ -1,15 +1,14 @@
-"""The store of record: feedback, tickets, preferences, documents, users (real SQLite and real PostgreSQL)."""
+"""The knowledge store: documents and their versions (real SQLite and real PostgreSQL)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 
-from knowledge.errors import Invalid
+from knowledge.database import database_url
 from knowledge.settings import KnowledgeSettings
-from knowledge.store import Store, database_url
+from knowledge.store import Base, Store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -17,8 +16,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     """The store on SQLite (the default) and on PostgreSQL (the scale profile), each test from empty."""
     if request.param == "sqlite":
         return Store(f"sqlite:///{tmp_path / 'nested' / 'assistant.db'}")
-    from knowledge.store import Base
-
     running = request.getfixturevalue("services")
     opened = Store(running.database_url("assistant"))
     Base.metadata.drop_all(opened.engine)
@@ -29,73 +26,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 def test_the_default_database_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     assert database_url(KnowledgeSettings(data_dir=tmp_path)) == f"sqlite:///{tmp_path / 'assistant.db'}"
     assert database_url(KnowledgeSettings(data_dir=tmp_path, database_url="postgresql://x/y")) == "postgresql://x/y"
-
-
-def test_feedback_survives_reopening_the_database(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'a.db'}"
-    row = Store(url).record_feedback(sender_id="web:x", lang="en", rating="bad", question="q", doc_ids=["d.en"])
-    assert Store(url).add_feedback_comment(row.id, "  out of date  ")
-    [again] = Store(url).feedback(rating="bad")
-    assert (again.question, again.doc_ids, again.comment) == ("q", ["d.en"], "out of date")
-
-
-def test_a_rating_must_be_good_or_bad(store: Store) -> None:
-    with pytest.raises(Invalid, match="rating"):
-        store.record_feedback(sender_id="web:x", lang="en", rating="meh", question="q", doc_ids=[])
-
-
-def test_a_comment_on_a_missing_record_is_reported(store: Store) -> None:
-    assert store.add_feedback_comment(999, "x") is False
-
-
-def test_one_open_ticket_per_conversation_and_a_new_one_after_closing(store: Store) -> None:
-    first = store.open_ticket(
-        sender_id="tg:1", channel="tg", lang="zh", question="a", transcript=[{"role": "user", "text": "a"}]
-    )
-    again = store.open_ticket(sender_id="tg:1", channel="tg", lang="zh", question="b", transcript=[])
-    assert again.id == first.id and store.count_tickets("open") == 1
-    with store.session() as session:
-        from knowledge.store import HandoffTicket
-
-        ticket = session.get(HandoffTicket, first.id)
-        assert ticket is not None
-        ticket.status = "closed"
-    third = store.open_ticket(sender_id="tg:1", channel="tg", lang="zh", question="c", transcript=[])
-    assert third.id != first.id and store.count_tickets("open") == 1
-
-
-def test_language_preference_is_kept_and_updated(store: Store) -> None:
-    assert store.language("web:x") is None
-    store.set_language("web:x", "zh")
-    store.set_language("web:x", "en")
-    assert store.language("web:x") == "en"
-
-
-def test_two_writers_at_once_do_not_lose_records(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    stores = [Store(url), Store(url)]  # like the gateway and the action server
-
-    def write(store: Store, n: int) -> None:
-        for i in range(25):
-            store.record_feedback(sender_id=f"web:{n}", lang="en", rating="good", question=str(i), doc_ids=[])
-
-    threads = [threading.Thread(target=write, args=(s, n)) for n, s in enumerate(stores)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(Store(url).feedback(limit=100)) == 50
-
-
-def test_staff_replies_are_delivered_once_in_order_and_claim_the_ticket(store: Store) -> None:
-    ticket = store.open_ticket(sender_id="web:abc", channel="web", lang="en", question="q", transcript=[])
-    assert store.add_staff_message(ticket_id=999, text="nobody") is None
-    store.add_staff_message(ticket_id=ticket.id, text="Hello, I can help.", author="Li")
-    store.add_staff_message(ticket_id=ticket.id, text="Which port do you use?")
-    assert [m.text for m in store.take_staff_messages("web:abc")] == ["Hello, I can help.", "Which port do you use?"]
-    assert store.take_staff_messages("web:abc") == []
-    claimed = store.ticket(ticket.id)
-    assert claimed is not None and claimed.status == "claimed"
 
 
 def test_a_corpus_file_removed_from_git_is_retired_unless_staff_edited_it(store: Store) -> None:

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from connectors.gateway.deps import Admin, StateDep, get_store
+from connectors.gateway.deps import Admin, StateDep, get_records
 from connectors.gateway.limits import STAFF_BODY_LIMIT, bounded_body
-from knowledge.store import AuditEvent
+from records.models import AuditEvent
 
 router = APIRouter(
     prefix="/api/v1/admin",
@@ -38,6 +38,6 @@ async def audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AuditOut]:
     rows: list[AuditEvent] = await asyncio.to_thread(
-        get_store(state).audit_events, actor=actor, action=action, limit=limit
+        get_records(state).audit_events, actor=actor, action=action, limit=limit
     )
     return [AuditOut.model_validate(r, from_attributes=True) for r in rows]

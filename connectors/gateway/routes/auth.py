@@ -10,11 +10,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from connectors.gateway.auth import client_key, hasher, issue_token
-from connectors.gateway.deps import StateDep, get_store
+from connectors.gateway.deps import StateDep, get_records
 from connectors.gateway.errors import ApiError
 from connectors.gateway.limits import bounded_body
 from connectors.gateway.state import GatewayState
-from knowledge.store import StaffUser
+from records.models import StaffUser
 
 # A sign-in form is a user name and a password.
 router = APIRouter(
@@ -31,7 +31,7 @@ class TokenResponse(BaseModel):
 
 async def authenticate(request: Request, state: GatewayState, username: str, password: str) -> StaffUser:
     """The account for a username and password; 429 after too many failures, 401 when wrong."""
-    store = get_store(state)
+    records = get_records(state)
     key = client_key(request, username)
     if state.login_limiter.blocked(key):
         raise ApiError(
@@ -40,21 +40,21 @@ async def authenticate(request: Request, state: GatewayState, username: str, pas
             "Too many failed sign-ins: wait a minute and try again.",
             headers={"Retry-After": "60"},
         )
-    user = await asyncio.to_thread(store.user, username)
+    user = await asyncio.to_thread(records.user, username)
     valid = False
     if user is not None and user.active:
         valid, new_hash = await asyncio.to_thread(hasher.verify_and_update, password, user.password_hash)
         if valid and new_hash:
-            await asyncio.to_thread(store.set_password_hash, user.username, new_hash)
+            await asyncio.to_thread(records.set_password_hash, user.username, new_hash)
     else:
         await asyncio.to_thread(hasher.hash, password)  # same time whether or not the user exists
     if not valid or user is None:
         state.login_limiter.failed(key)
-        await asyncio.to_thread(store.audit, username[:80], "login_failed", key[1])
+        await asyncio.to_thread(records.audit, username[:80], "login_failed", key[1])
         raise ApiError(
             401, "invalid_credentials", "Wrong username or password.", headers={"WWW-Authenticate": "Bearer"}
         )
-    await asyncio.to_thread(store.audit, user.username, "login", key[1])
+    await asyncio.to_thread(records.audit, user.username, "login", key[1])
     return user
 
 

@@ -26,7 +26,7 @@ from connectors.gateway.limits import bounded_body
 from connectors.gateway.routes.auth import authenticate
 from connectors.gateway.routes.widget import static_file
 from connectors.gateway.state import GatewayState
-from knowledge.store import StaffUser
+from records.models import StaffUser
 
 router = APIRouter(
     prefix="/admin",
@@ -114,13 +114,13 @@ def _secure(state: GatewayState) -> bool:
 def session_user(request: Request, state: GatewayState) -> tuple[StaffUser, str] | None:
     """The signed-in account and its token, from the session cookie (None when absent or invalid)."""
     token = request.cookies.get(SESSION_COOKIE)
-    if not token or state.store is None:
+    if not token or state.records is None:
         return None
     try:
         claims = decode_session(token, state.jwt_secret)
     except jwt.PyJWTError:
         return None
-    user = state.store.user(str(claims["sub"]))
+    user = state.records.user(str(claims["sub"]))
     return (user, token) if user is not None and user.active else None
 
 

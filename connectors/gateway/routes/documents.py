@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
-from connectors.gateway.deps import Editor, StateDep, Viewer, get_store
+from connectors.gateway.deps import Editor, StateDep, Viewer, get_records, get_store
 from connectors.gateway.errors import ApiError
 from connectors.gateway.limits import bounded_body
 from connectors.gateway.state import GatewayState
@@ -207,7 +207,7 @@ async def create_document(payload: DocumentCreate, state: StateDep, user: Editor
         expected_version=None,
         create=True,
     )  # an existing document: VersionConflict "document_exists", 409
-    await asyncio.to_thread(store.audit, user.username, "document_create", doc_id, version=record.version)
+    await asyncio.to_thread(get_records(state).audit, user.username, "document_create", doc_id, version=record.version)
     await _reindex(state, [document], [])
     logger.info("%s created %s", user.username, doc_id)
     return _out(record)
@@ -242,7 +242,7 @@ async def update_document(doc_id: str, payload: DocumentUpdate, state: StateDep,
         author=user.username,
         expected_version=payload.version,
     )  # someone saved in between: VersionConflict "edit_conflict", 409
-    await asyncio.to_thread(store.audit, user.username, "document_edit", doc_id, version=record.version)
+    await asyncio.to_thread(get_records(state).audit, user.username, "document_edit", doc_id, version=record.version)
     await _reindex(state, [document], [])
     logger.info("%s edited %s (v%d)", user.username, doc_id, record.version)
     return _out(record)
@@ -253,7 +253,7 @@ async def retire_document(doc_id: str, state: StateDep, user: Editor) -> Documen
     """Retire: no longer answered from, kept with its history, restorable by rollback."""
     store = get_store(state)
     record = await asyncio.to_thread(store.set_document_status, _path_id(doc_id), "retired", author=user.username)
-    await asyncio.to_thread(store.audit, user.username, "document_retire", doc_id, version=record.version)
+    await asyncio.to_thread(get_records(state).audit, user.username, "document_retire", doc_id, version=record.version)
     await _reindex(state, [], [doc_id])
     logger.info("%s retired %s", user.username, doc_id)
     return _out(record)
@@ -285,7 +285,7 @@ async def rollback_document(
     store = get_store(state)
     record = await asyncio.to_thread(store.rollback_document, _path_id(doc_id), version, author=user.username)
     await asyncio.to_thread(
-        store.audit, user.username, "document_rollback", doc_id, to_version=version, version=record.version
+        get_records(state).audit, user.username, "document_rollback", doc_id, to_version=version, version=record.version
     )
     if record.status == "published":
         await _reindex(state, [Document.model_validate(record.data)], [])

@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from connectors.gateway.deps import StateDep, Viewer, get_store
+from connectors.gateway.deps import StateDep, Viewer, get_records
 from connectors.gateway.limits import STAFF_BODY_LIMIT, bounded_body
-from knowledge.store import Feedback
+from records.models import Feedback
 
 router = APIRouter(
     prefix="/api/v1/admin",
@@ -38,5 +38,5 @@ async def feedback(
     rating: Annotated[Literal["good", "bad"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[FeedbackOut]:
-    rows: list[Feedback] = await asyncio.to_thread(get_store(state).feedback, rating=rating, limit=limit)
+    rows: list[Feedback] = await asyncio.to_thread(get_records(state).feedback, rating=rating, limit=limit)
     return [FeedbackOut.model_validate(r, from_attributes=True) for r in rows]

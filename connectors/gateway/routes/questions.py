@@ -11,7 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from connectors.gateway.deps import StateDep, Viewer, get_store
+from connectors.gateway.deps import StateDep, Viewer, get_records
 from connectors.gateway.limits import STAFF_BODY_LIMIT, bounded_body
 
 router = APIRouter(
@@ -83,10 +83,10 @@ async def questions(
     state: StateDep, user: Viewer, days: Annotated[int, Query(ge=1, le=365)] = 30
 ) -> list[QuestionGroup]:
     """Unanswered questions and thumbs-down answers of the last ``days``, similar ones grouped."""
-    store = get_store(state)
+    records = get_records(state)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    unanswered = await asyncio.to_thread(store.questions, answered=False, since=since)
-    disliked = await asyncio.to_thread(store.feedback, rating="bad", limit=500)
+    unanswered = await asyncio.to_thread(records.questions, answered=False, since=since)
+    disliked = await asyncio.to_thread(records.feedback, rating="bad", limit=500)
     items = [
         QueuedQuestion(text=q.question, lang=q.lang, at=q.created_at, sender_id=q.sender_id, kind="unanswered")
         for q in unanswered

@@ -6,9 +6,9 @@ import asyncio
 
 from fastapi import APIRouter
 
-from connectors.gateway.deps import StateDep, Viewer, get_store
+from connectors.gateway.deps import StateDep, Viewer, get_records
 from connectors.gateway.limits import STAFF_BODY_LIMIT, bounded_body
-from knowledge.store import Stats
+from records.store import Stats
 
 router = APIRouter(
     prefix="/api/v1/admin",
@@ -20,4 +20,4 @@ router = APIRouter(
 @router.get("/stats", response_model=Stats)
 async def stats(state: StateDep, user: Viewer) -> Stats:
     """Questions today and this week, the share answered, thumbs up / down, open handoff tickets."""
-    return await asyncio.to_thread(get_store(state).stats)
+    return await asyncio.to_thread(get_records(state).stats)

@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, UploadFile
 
-from connectors.gateway.deps import Editor, StateDep, get_store
+from connectors.gateway.deps import Editor, StateDep, get_records
 from connectors.gateway.errors import ApiError
 from connectors.gateway.limits import bounded_body
 from knowledge.uploads import MAX_UPLOAD_BYTES, ParsedUpload, UploadError, parse_upload
@@ -31,5 +31,5 @@ async def upload(file: UploadFile, state: StateDep, user: Editor) -> ParsedUploa
     except UploadError as exc:
         status = 413 if exc.code == "too_large" else 415 if exc.code == "unsupported_type" else 422
         raise ApiError(status, exc.code, exc.message) from exc
-    await asyncio.to_thread(get_store(state).audit, user.username, "upload", parsed.filename, kind=parsed.kind)
+    await asyncio.to_thread(get_records(state).audit, user.username, "upload", parsed.filename, kind=parsed.kind)
     return parsed

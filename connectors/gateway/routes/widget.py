@@ -70,10 +70,10 @@ async def chat_updates(
     state: StateDep, session_id: Annotated[str, Query(pattern=SESSION_ID_PATTERN, description="The chat session id.")]
 ) -> UpdatesResponse:
     """Staff replies to this session's handoff ticket that the widget has not shown yet."""
-    if state.store is None:
+    if state.records is None:
         raise ApiError(503, "store_unavailable", "Staff replies cannot be fetched right now. Please try again later.")
     try:
-        rows = await asyncio.to_thread(state.store.take_staff_messages, f"web:{session_id}")
+        rows = await asyncio.to_thread(state.records.take_staff_messages, f"web:{session_id}")
     except Exception as exc:
         logger.exception("could not read staff replies")
         raise ApiError(503, "store_unavailable", "Staff replies cannot be fetched right now.") from exc
