@@ -489,14 +489,14 @@ class TelegramChannel:
 
     async def notify_staff(self, ticket_id: int) -> None:
         """Post ticket ``ticket_id`` to the staff chat and remember which posts belong to it; never raises."""
-        store = self.records
-        if self.staff_chat_id is None or store is None:
+        records = self.records
+        if self.staff_chat_id is None or records is None:
             return
         if not self.running:
             logger.warning("handoff ticket #%s not posted: the Telegram channel is not connected", ticket_id)
             return
         try:
-            ticket = await asyncio.to_thread(store.ticket, ticket_id)
+            ticket = await asyncio.to_thread(records.ticket, ticket_id)
             if ticket is None:
                 logger.warning("handoff ticket #%s not found; not posted to the staff chat", ticket_id)
                 return
@@ -522,22 +522,22 @@ class TelegramChannel:
 
     async def relay_staff_reply(self, ticket_id: int, text: str, author: str) -> str:
         """Store a staff reply on the ticket and deliver it to a Telegram trader; returns the outcome key."""
-        store = self.records
-        if store is None:
+        records = self.records
+        if records is None:
             return "no_store"
-        stored = await asyncio.to_thread(store.add_staff_message, ticket_id=ticket_id, text=text, author=author)
+        stored = await asyncio.to_thread(records.add_staff_message, ticket_id=ticket_id, text=text, author=author)
         if stored is None:
             return "unknown"
         prefix, _, rest = stored.sender_id.partition(":")
         if prefix != "tg" or not rest.lstrip("-").isdigit():
             return "queued"  # the web widget picks it up with take_staff_messages
         chat_id = int(rest)
-        ticket = await asyncio.to_thread(store.ticket, ticket_id)
+        ticket = await asyncio.to_thread(records.ticket, ticket_id)
         lang = await self.conversations.preferred_language(stored.sender_id) or (ticket.lang if ticket else None)
         if not await self._send_staff_text(chat_id, stored.text, lang):
             return "blocked"
         # Mark it delivered, and deliver any older reply (from the console) that was still waiting.
-        pending = await asyncio.to_thread(store.take_staff_messages, stored.sender_id)
+        pending = await asyncio.to_thread(records.take_staff_messages, stored.sender_id)
         for row in pending:
             if row.id != stored.id:
                 await self._send_staff_text(chat_id, row.text, lang)
