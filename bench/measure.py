@@ -8,10 +8,15 @@ machine says so), and resident memory. Linux only: the numbers come from /proc.
 from __future__ import annotations
 
 import contextlib
+import cProfile
 import os
+import pstats
+import resource
+import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -106,3 +111,78 @@ class CpuMonitor:
             "other_processes_cpu_share": round(other / capacity, 3),
             "loadavg_1min": round(os.getloadavg()[0], 2),
         }
+
+
+# --- one process (the search benchmark) --------------------------------------------------------
+
+_REPO = Path(__file__).resolve().parent.parent
+_PROFILE_HIDDEN = ("torch/", "transformers/", "sentence_transformers/", "tqdm/", "bench/search.py")
+
+
+def memory_mb() -> dict[str, float]:
+    """Current and peak resident set size of this process (MB)."""
+    fields: dict[str, float] = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) / 1024
+    except OSError:
+        pass
+    peak = fields.get("VmHWM", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {"rss_mb": round(fields.get("VmRSS", peak), 1), "peak_rss_mb": round(peak, 1)}
+
+
+def wait_for_quiet(limit_s: float, label: str, threshold: float = 0.05) -> float:
+    """Wait (up to ``limit_s``) until other processes use under ``threshold`` of the CPUs for 3 s."""
+    started = time.perf_counter()
+    announced = False
+    while time.perf_counter() - started < limit_s:
+        monitor = CpuMonitor()
+        time.sleep(3)
+        share = monitor.stop()["other_processes_cpu_share"]
+        if share < threshold:
+            break
+        if not announced:
+            print(f"{label}: other processes use {share:.0%} of the CPUs; waiting for a quiet machine", file=sys.stderr)
+            announced = True
+    return round(time.perf_counter() - started, 1)
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux ``clear_refs`` 5), so a peak belongs to one size."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def profile(action: Callable[[], object], operations: int, top: int = 18) -> list[dict[str, Any]]:
+    """The functions with the most cumulative time under ``action``, in ms per operation."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    action()
+    profiler.disable()
+    rows: list[dict[str, Any]] = []
+    for name, entry in pstats.Stats(profiler).get_stats_profile().func_profiles.items():
+        where = entry.file_name
+        if "site-packages/" in where:
+            where = where.split("site-packages/", 1)[1]
+        elif where.startswith(str(_REPO)):
+            where = where[len(str(_REPO)) + 1 :]
+        elif "/lib/python3" in where:
+            where = where.split("/lib/", 1)[1].split("/", 1)[1]
+        # The model's internals are summed up by knowledge/embedding.py(encode).
+        if where.startswith(_PROFILE_HIDDEN) or "torch" in name or "cProfile" in where or name == "<lambda>":
+            continue
+        rows.append(
+            {
+                "function": f"{where}:{entry.line_number}({name})" if where != "~" else name,
+                "calls_per_op": round(int(entry.ncalls.split("/")[0]) / operations, 1),
+                "cum_ms_per_op": round(entry.cumtime * 1000 / operations, 2),
+                "own_ms_per_op": round(entry.tottime * 1000 / operations, 2),
+            }
+        )
+    rows.sort(key=lambda row: -float(row["cum_ms_per_op"]))
+    return rows[:top]

@@ -42,7 +42,8 @@ def _build(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
 
 def _full_build(settings: KnowledgeSettings, documents: list[Document], *, quiet: bool) -> int:
     from knowledge.embedding import open_embedder
-    from knowledge.index import build_snapshot, save_snapshot
+    from knowledge.index import build_snapshot
+    from knowledge.index_files import save_snapshot
 
     started = time.perf_counter()
     embedder = open_embedder(settings, threads=0, bulk=True)  # every core; torch for the batches
@@ -58,7 +59,8 @@ def _full_build(settings: KnowledgeSettings, documents: list[Document], *, quiet
 
 def _sync(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
     from knowledge.embedding import configured_model_name, export_in_place, open_embedder
-    from knowledge.index import corpus_changes, load_snapshot, read_manifest, replace_documents, save_snapshot
+    from knowledge.index import corpus_changes, replace_documents
+    from knowledge.index_files import load_snapshot, read_manifest, save_snapshot
     from knowledge.language import TOKENIZER_VERSION
 
     documents = _documents(settings)
@@ -133,7 +135,7 @@ def _search(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
 
 
 def _stats(settings: KnowledgeSettings, args: argparse.Namespace) -> int:
-    from knowledge.index import load_snapshot, read_manifest
+    from knowledge.index_files import load_snapshot, read_manifest
 
     manifest = read_manifest(settings.index_dir)
     snapshot = load_snapshot(settings.index_dir)

@@ -22,7 +22,8 @@ import numpy as np
 from knowledge.documents import Document
 from knowledge.embedding import Embedder, open_embedder
 from knowledge.errors import IndexMissingError, QueryError
-from knowledge.index import Snapshot, current_generation, load_snapshot, replace_documents, save_snapshot
+from knowledge.index import Snapshot, replace_documents
+from knowledge.index_files import current_generation, load_snapshot, save_snapshot
 from knowledge.language import SUPPORTED_LANGUAGES, detect_language, identifiers, tokenize
 from knowledge.passages import Passage
 from knowledge.settings import KnowledgeSettings

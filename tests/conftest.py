@@ -60,7 +60,7 @@ def knowledge_settings(tmp_path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def retriever(knowledge_settings, embedder, small_snapshot):  # type: ignore[no-untyped-def]
     """A retriever over the small corpus, saved under a fresh DATA_DIR."""
-    from knowledge.index import save_snapshot
+    from knowledge.index_files import save_snapshot
     from knowledge.search import HybridRetriever
 
     save_snapshot(small_snapshot, knowledge_settings.index_dir)

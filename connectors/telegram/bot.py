@@ -6,14 +6,9 @@ preference as the web chat. Replies are rendered as Telegram HTML: every bot, us
 escaped before the few tags we add (``<b>`` for the bot's ``**bold**``, ``<a>`` for http(s)
 citations), and a message longer than Telegram allows is split at line breaks.
 
-Handoff: when a reply carries ``{"handoff_ticket": id}`` (from any channel) and a staff chat is
-configured, the ticket is posted there; a staff member's Telegram *reply* to that post is stored as a
-``StaffMessage`` and, for Telegram conversations, sent straight to the trader's chat.
-
-What this module keeps only in memory (lost on restart, bounded): recently seen update ids, long
-button payloads behind short callback keys, and which staff-chat message belongs to which ticket. A
-restart degrades gracefully: an expired button sends its title instead, and a reply to an older
-ticket post is still matched by the "ticket #N" its text starts with.
+Handoff to the staff group is ``connectors.telegram.staff``. What this module keeps only in memory
+(lost on restart, bounded): recently seen update ids and long button payloads behind short callback
+keys; after a restart an expired button sends its title instead.
 
 It must not block the gateway: start-up connects in the background and retries, and nothing here
 raises into the web routes.
@@ -24,50 +19,37 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import re
-import secrets
 import weakref
-from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections import deque
+from collections.abc import Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 
-from aiolimiter import AsyncLimiter
 from telegram import (
     BotCommand,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
-    LinkPreviewOptions,
     Message,
     Update,
 )
-from telegram.constants import InlineKeyboardButtonLimit, ParseMode
 from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
-    Application,
     ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
-    Defaults,
-    ExtBot,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
 from connectors.conversation import Conversations, TurnFailed
+from connectors.telegram.application import build_application
+from connectors.telegram.buttons import Buttons
 from connectors.telegram.render import (
-    MESSAGE_LIMIT,
     TEXT,
-    handoff_tickets,
-    pack_lines,
-    render_lines,
     render_reply,
-    telegram_length,
-    ticket_posts,
 )
+from connectors.telegram.staff import STAFF_REPLIES, StaffRelay
 from knowledge.language import detect_language
 
 if TYPE_CHECKING:
@@ -76,20 +58,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TelegramApplication = Application[
-    ExtBot[Any], ContextTypes.DEFAULT_TYPE, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
-]
 
-CALLBACK_DATA_LIMIT: Final = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)  # 64 bytes
-# Callback data starting with this is a key into the payload table, never a payload itself.
-BUTTON_KEY_PREFIX: Final = "btn:"
 ALLOWED_UPDATES: Final = (Update.MESSAGE, Update.CALLBACK_QUERY)
 COMMANDS: Final = ("start", "help", "lang", "human")
 SEEN_UPDATES: Final = 2048
-BUTTON_PAYLOADS: Final = 10_000
-STAFF_POSTS: Final = 5_000
-# Updates handled at once (each waits up to RASA_TIMEOUT_SECONDS); one chat is still served in order.
-CONCURRENT_UPDATES: Final = 32
 RETRY_START_SECONDS: Final = 5.0
 RETRY_START_MAX_SECONDS: Final = 300.0
 WEBHOOK_PATH: Final = "/telegram/webhook"
@@ -105,14 +77,6 @@ COMMAND_MENU: Final = (
     BotCommand("lang", "Reply language: /lang en or /lang zh · 切换语言"),
     BotCommand("human", "Talk to a member of staff · 转人工"),
 )
-STAFF_REPLIES: Final = {
-    "delivered": "✓ Sent to the trader on Telegram (ticket #{ticket}). / 已发送给用户。",
-    "queued": "✓ Saved to ticket #{ticket}; the trader sees it in the web chat. / 已保存，用户会在网页对话中看到。",
-    "blocked": "✗ Saved to ticket #{ticket}, but not delivered: the trader has blocked the bot. / 已保存，但用户已屏蔽机器人，未送达。",
-    "unknown": "✗ Ticket #{ticket} does not exist any more; nothing was sent. / 工单不存在，未发送。",
-    "no_store": "✗ The database is not available; the reply was not saved or sent. / 数据库不可用，回复未保存。",
-}
-_TICKET_IN_POST = re.compile(r"ticket #(\d+)", re.IGNORECASE)
 _UNSUPPORTED = (
     filters.PHOTO
     | filters.Sticker.ALL
@@ -130,59 +94,6 @@ _UNSUPPORTED = (
 
 
 # --- the application ----------------------------------------------------------------------------
-
-
-class ChatPacedRateLimiter(AIORateLimiter):
-    """``AIORateLimiter`` (30 requests/s overall, 20/min per group, retries after a 429) plus
-    about one message a second per private chat, with short bursts allowed as Telegram does."""
-
-    def __init__(self, *, per_chat_burst: int = 5, max_retries: int = 3, max_chats: int = 1024) -> None:
-        super().__init__(
-            overall_max_rate=30, overall_time_period=1, group_max_rate=20, group_time_period=60, max_retries=max_retries
-        )
-        self._burst = per_chat_burst
-        self._max_chats = max_chats
-        self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
-
-    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
-        limiter = self._chats.pop(chat_id, None) or AsyncLimiter(self._burst, self._burst)
-        self._chats[chat_id] = limiter
-        while len(self._chats) > self._max_chats:
-            self._chats.popitem(last=False)
-        return limiter
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        chat_id = data.get("chat_id")
-        if isinstance(chat_id, int) and chat_id > 0:  # private chats; groups are paced by the parent class
-            async with self._chat_limiter(chat_id):
-                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-
-
-def build_application(settings: GatewaySettings) -> TelegramApplication:
-    """The python-telegram-bot ``Application`` for these settings (no handlers yet, not started)."""
-    builder = (
-        Application.builder()
-        .token(settings.telegram_bot_token)
-        .rate_limiter(ChatPacedRateLimiter())
-        .concurrent_updates(CONCURRENT_UPDATES)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
-    )
-    if settings.telegram_base_url:
-        root = settings.telegram_base_url.rstrip("/")
-        builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
-    if settings.telegram_mode == "webhook":
-        builder = builder.updater(None)  # updates arrive on the gateway's webhook route instead
-    application: TelegramApplication = builder.build()
-    return application
 
 
 class TelegramChannel:
@@ -203,8 +114,7 @@ class TelegramChannel:
         self.application = build_application(self.settings)
         self._seen: set[int] = set()
         self._seen_order: deque[int] = deque()
-        self._payloads: OrderedDict[str, str] = OrderedDict()
-        self._staff_posts: OrderedDict[int, int] = OrderedDict()
+        self.buttons = Buttons()
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
         self._starter: asyncio.Task[None] | None = None
@@ -214,6 +124,14 @@ class TelegramChannel:
         httpx_logger = logging.getLogger("httpx")
         if httpx_logger.getEffectiveLevel() < logging.WARNING:
             httpx_logger.setLevel(logging.WARNING)
+        self.staff = StaffRelay(
+            bot=lambda: self.application.bot,
+            staff_chat_id=self.staff_chat_id,
+            records=records,
+            conversations=conversations,
+            send=self._send,
+            connected=lambda: self.running,
+        )
         self._install_handlers()
 
     @property
@@ -315,8 +233,8 @@ class TelegramChannel:
             self._starter.cancel()
             with suppress(asyncio.CancelledError):
                 await self._starter
-        if self._tasks:
-            _, late = await asyncio.wait(list(self._tasks), timeout=5)
+        if tasks := self._tasks | self.staff.tasks:
+            _, late = await asyncio.wait(list(tasks), timeout=5)
             for task in late:
                 task.cancel()
         await self._shut_down()
@@ -368,7 +286,9 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None:
             return
-        payload = self._payload_for(query.data or "", query.message if isinstance(query.message, Message) else None)
+        payload = self.buttons.payload_for(
+            query.data or "", query.message if isinstance(query.message, Message) else None
+        )
         if payload is None:
             await self._send(chat.id, html.escape(BUTTON_EXPIRED, quote=False))
             return
@@ -379,11 +299,11 @@ class TelegramChannel:
         message = update.effective_message
         if message is None or not message.text or message.reply_to_message is None:
             return
-        ticket_id = self._ticket_for_post(message.reply_to_message)
+        ticket_id = self.staff.ticket_for_post(message.reply_to_message)
         if ticket_id is None:
             return  # staff talking among themselves
         author = (message.from_user.full_name if message.from_user else "") or "staff"
-        outcome = await self.relay_staff_reply(ticket_id, message.text, author)
+        outcome = await self.staff.relay(ticket_id, message.text, author)
         await message.reply_text(html.escape(STAFF_REPLIES[outcome].format(ticket=ticket_id), quote=False))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -418,7 +338,7 @@ class TelegramChannel:
         lang = turn.lang or detect_language(" ".join(m["text"] for m in messages)) or "en"
         for message in messages:
             chunks = render_reply(message, lang)
-            keyboard = self._keyboard(message["buttons"])
+            keyboard = self.buttons.keyboard(message["buttons"])
             for i, chunk in enumerate(chunks):
                 if not await self._send(chat_id, chunk, keyboard if i == len(chunks) - 1 else None):
                     return  # blocked: the rest would fail the same way
@@ -437,117 +357,12 @@ class TelegramChannel:
             logger.info("telegram chat %s cannot be reached (%s); message not delivered", chat_id, exc)
             return None
 
-    # --- buttons ----------------------------------------------------------------------------
-
-    def _keyboard(self, buttons: Sequence[dict[str, str]]) -> InlineKeyboardMarkup | None:
-        """Rasa buttons as an inline keyboard: short titles two to a row, long ones alone."""
-        rows: list[list[InlineKeyboardButton]] = []
-        for button in buttons:
-            title = button["title"] or button["payload"]
-            if not title:
-                continue
-            key = InlineKeyboardButton(title[:100], callback_data=self._callback_data(button["payload"] or title))
-            if rows and len(rows[-1]) == 1 and len(title) <= 16 and len(rows[-1][0].text) <= 16:
-                rows[-1].append(key)
-            else:
-                rows.append([key])
-        return InlineKeyboardMarkup(rows) if rows else None
-
-    def _callback_data(self, payload: str) -> str:
-        """The payload itself when it fits Telegram's 64 bytes, else a short key remembered in memory."""
-        if len(payload.encode()) <= CALLBACK_DATA_LIMIT and not payload.startswith(BUTTON_KEY_PREFIX):
-            return payload
-        key = BUTTON_KEY_PREFIX + secrets.token_urlsafe(12)
-        self._payloads[key] = payload
-        while len(self._payloads) > BUTTON_PAYLOADS:
-            self._payloads.popitem(last=False)
-        return key
-
-    def _payload_for(self, data: str, message: Message | None) -> str | None:
-        """What a pressed button sends: its payload, or (key forgotten after a restart) its title."""
-        if not data.startswith(BUTTON_KEY_PREFIX):
-            return data or None
-        if data in self._payloads:
-            return self._payloads[data]
-        if message is not None and message.reply_markup is not None:
-            for row in message.reply_markup.inline_keyboard:
-                for button in row:
-                    if button.callback_data == data:
-                        return button.text
-        return None
-
-    # --- staff handoff ----------------------------------------------------------------------
+    # --- staff handoff (connectors/telegram/staff.py) ----------------------------------------
 
     def notify_handoffs(self, replies: Sequence[dict[str, Any]]) -> None:
         """Post every handoff ticket in a Rasa reply to the staff chat, in the background (any channel)."""
-        if self.staff_chat_id is None:
-            return
-        for ticket_id in handoff_tickets(replies):
-            task = asyncio.create_task(self.notify_staff(ticket_id), name=f"telegram-notify-{ticket_id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def notify_staff(self, ticket_id: int) -> None:
-        """Post ticket ``ticket_id`` to the staff chat and remember which posts belong to it; never raises."""
-        records = self.records
-        if self.staff_chat_id is None or records is None:
-            return
-        if not self.running:
-            logger.warning("handoff ticket #%s not posted: the Telegram channel is not connected", ticket_id)
-            return
-        try:
-            ticket = await asyncio.to_thread(records.ticket, ticket_id)
-            if ticket is None:
-                logger.warning("handoff ticket #%s not found; not posted to the staff chat", ticket_id)
-                return
-            for part in ticket_posts(ticket):
-                posted = await self.application.bot.send_message(self.staff_chat_id, part)
-                self._remember_post(posted.message_id, ticket_id)
-        except Exception:
-            logger.exception("could not post handoff ticket #%s to the staff chat", ticket_id)
-
-    def _remember_post(self, message_id: int, ticket_id: int) -> None:
-        self._staff_posts[message_id] = ticket_id
-        while len(self._staff_posts) > STAFF_POSTS:
-            self._staff_posts.popitem(last=False)
-
-    def _ticket_for_post(self, post: Message) -> int | None:
-        """The ticket a staff-chat message belongs to: from memory, or from the "ticket #N" it starts with."""
-        if post.message_id in self._staff_posts:
-            return self._staff_posts[post.message_id]
-        if post.from_user is None or post.from_user.id != self.application.bot.id:
-            return None
-        match = _TICKET_IN_POST.search(post.text or "")
-        return int(match.group(1)) if match else None
+        self.staff.notify_handoffs(replies)
 
     async def relay_staff_reply(self, ticket_id: int, text: str, author: str) -> str:
         """Store a staff reply on the ticket and deliver it to a Telegram trader; returns the outcome key."""
-        records = self.records
-        if records is None:
-            return "no_store"
-        stored = await asyncio.to_thread(records.add_staff_message, ticket_id=ticket_id, text=text, author=author)
-        if stored is None:
-            return "unknown"
-        prefix, _, rest = stored.sender_id.partition(":")
-        if prefix != "tg" or not rest.lstrip("-").isdigit():
-            return "queued"  # the web widget picks it up with take_staff_messages
-        chat_id = int(rest)
-        ticket = await asyncio.to_thread(records.ticket, ticket_id)
-        lang = await self.conversations.preferred_language(stored.sender_id) or (ticket.lang if ticket else None)
-        if not await self._send_staff_text(chat_id, stored.text, lang):
-            return "blocked"
-        # Mark it delivered, and deliver any older reply (from the console) that was still waiting.
-        pending = await asyncio.to_thread(records.take_staff_messages, stored.sender_id)
-        for row in pending:
-            if row.id != stored.id:
-                await self._send_staff_text(chat_id, row.text, lang)
-        return "delivered"
-
-    async def _send_staff_text(self, chat_id: int, text: str, lang: str | None) -> bool:
-        label = html.escape(TEXT[lang if lang in TEXT else "en"]["staff"], quote=False)
-        room = MESSAGE_LIMIT - telegram_length(label) - 10
-        chunks = pack_lines(render_lines(text, room, markdown=False), room)
-        for i, chunk in enumerate(chunks):
-            if await self._send(chat_id, f"<b>{label}</b> {chunk}" if i == 0 else chunk) is None:
-                return False
-        return True
+        return await self.staff.relay(ticket_id, text, author)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from connectors.gateway.auth import hasher
 from connectors.gateway.main import create_app
 from connectors.settings import GatewaySettings
-from knowledge.index import save_snapshot
+from knowledge.index_files import save_snapshot
 from records.store import Records
 
 PASSWORD = "correct horse battery staple"
@@ -212,14 +212,14 @@ def test_the_corpus_documents_are_listed_for_viewers(client: TestClient) -> None
 def test_a_crash_during_the_index_update_keeps_the_old_index_serving_and_loses_no_edit(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], model_cache: Path
 ) -> None:
-    import knowledge.index as index_module
+    import knowledge.index_files as index_files
     import knowledge.search as search_module
     from knowledge.__main__ import main as knowledge_cli
 
     editor = login(client, "ed")
     doc_id = client.post("/api/v1/admin/documents", headers=editor, json=NEW_DOC).json()["doc_id"]
     settings = client.app.state.gateway.settings  # type: ignore[attr-defined]
-    generation = index_module.current_generation(settings.index_dir)
+    generation = index_files.current_generation(settings.index_dir)
 
     def crash(*args: object, **kwargs: object) -> None:
         raise OSError("disk full (injected)")
@@ -232,7 +232,7 @@ def test_a_crash_during_the_index_update_keeps_the_old_index_serving_and_loses_n
     # The previous index keeps serving the old text, and nothing half-written became current.
     hits = client.get("/api/v1/search", params={"q": "Meishan night container pickup", "k": 1}).json()["hits"]
     assert hits[0]["doc_id"] == doc_id and "22:00" in hits[0]["text"]
-    assert index_module.current_generation(settings.index_dir) == generation
+    assert index_files.current_generation(settings.index_dir) == generation
     # The edit is in the store; the sync a restart runs brings the index into agreement with it.
     assert "21:00" in client.get(f"/api/v1/admin/documents/{doc_id}", headers=editor).json()["document"]["body"]
     monkeypatch.undo()

@@ -9,16 +9,11 @@ import numpy as np
 import pytest
 
 from knowledge import index as index_module
+from knowledge import index_files
 from knowledge.documents import Document
 from knowledge.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from knowledge.index import (
-    build_snapshot,
-    corpus_changes,
-    current_generation,
-    load_snapshot,
-    replace_documents,
-    save_snapshot,
-)
+from knowledge.index import build_snapshot, corpus_changes, replace_documents
+from knowledge.index_files import current_generation, load_snapshot, save_snapshot
 
 
 class RandomEmbedder:
@@ -81,7 +76,7 @@ def test_a_crash_while_saving_leaves_the_previous_index_serving(
     def crash(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(index_module.os, "replace", crash)
+    monkeypatch.setattr(index_files.os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
         save_snapshot(build_snapshot(embedder, docs), tmp_path)  # type: ignore[arg-type]
     monkeypatch.undo()

@@ -9,7 +9,7 @@ import docx
 import pypdf
 import pytest
 
-from knowledge import uploads
+from knowledge import upload_formats
 from knowledge.uploads import MAX_UPLOAD_BYTES, ParsedUpload, UploadError, parse_upload
 
 # --- builders --------------------------------------------------------------------------------------
@@ -334,7 +334,7 @@ def test_a_pdf_with_only_permission_restrictions_is_read_with_a_warning() -> Non
 
 
 def test_pages_beyond_the_limit_are_skipped_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(uploads, "MAX_PDF_PAGES", 2)
+    monkeypatch.setattr(upload_formats, "MAX_PDF_PAGES", 2)
     parsed = parse_upload("long.pdf", make_pdf([["One"], ["Two"], ["Three"]]))
     assert parsed.body == "One\n\nTwo"
     assert parsed.warnings == ["only the first 2 of 3 pages were read; split the PDF"]
@@ -389,7 +389,7 @@ def test_an_empty_docx_is_refused() -> None:
 
 
 def test_a_docx_that_unpacks_beyond_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(uploads, "MAX_DOCX_UNCOMPRESSED_BYTES", 1024)
+    monkeypatch.setattr(upload_formats, "MAX_DOCX_UNCOMPRESSED_BYTES", 1024)
     error = refused("bomb.docx", make_zip({"word/document.xml": "<w:document/>" + " " * 4096}))
     assert error.code == "too_large"
     assert "unpacks to more than" in error.message
