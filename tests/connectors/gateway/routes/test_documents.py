@@ -1,108 +1,17 @@
-"""The staff API: sign-in, roles on every route, versioned edits that reach search at once."""
+"""``/api/v1/admin/documents``: versioned edits that reach search at once, stale saves refused, diffs, and a crash during an index update."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from connectors.gateway.auth import hasher
-from connectors.gateway.main import create_app
-from connectors.settings import GatewaySettings
-from knowledge.index_files import save_snapshot
-from records.store import Records
+from tests.connectors.gateway.staff_client import NEW_DOC, client, login
 
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def client(tmp_path: Path, small_snapshot: Any, embedder: Any) -> Iterator[TestClient]:
-    settings = GatewaySettings(
-        data_dir=tmp_path, rasa_port=9, action_server_port=9, admin_username="root", admin_password=PASSWORD
-    )
-    save_snapshot(small_snapshot, settings.index_dir)
-    app = create_app(settings)
-    with TestClient(app) as test_client:
-        state = app.state.gateway
-        for _ in range(600):  # the index loads in the background
-            if state.retriever is not None:
-                break
-            time.sleep(0.05)
-        state.retriever.embedder = embedder  # reuse the session's model instead of a second copy
-        store: Records = state.records
-        store.create_user("ed", hasher.hash(PASSWORD), "editor")
-        store.create_user("vi", hasher.hash(PASSWORD), "viewer")
-        yield test_client
-
-
-def login(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
-    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-NEW_DOC = {
-    "title": "Night-time container pickup at Meishan terminal",
-    "body": "Trucks can collect containers at the Meishan terminal between 22:00 and 06:00 with a booked slot.\n\n## How to book\n\nBook the slot in the terminal's app a day before.",
-    "lang": "en",
-    "topic": "port",
-    "source_url": "https://example.org/meishan-night-pickup",
-    "source_date": "2026-11-20",
-}
-
-
-def test_the_first_admin_comes_from_the_settings_and_tokens_carry_the_role(client: TestClient) -> None:
-    response = client.post("/api/v1/auth/token", data={"username": "root", "password": PASSWORD})
-    assert response.status_code == 200
-    assert response.json()["token_type"] == "bearer" and response.json()["role"] == "admin"
-
-
-def test_wrong_passwords_are_refused_then_rate_limited(client: TestClient) -> None:
-    for _ in range(5):
-        wrong = client.post("/api/v1/auth/token", data={"username": "ed", "password": "guess"})
-        assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
-    limited = client.post("/api/v1/auth/token", data={"username": "ed", "password": PASSWORD})
-    assert limited.status_code == 429 and limited.headers["retry-after"] == "60"
-
-
-# The lowest role each staff route lets through. Reads are for viewers, changes for editors, unless
-# listed here. A new route falls under that default, so it cannot be forgotten: the walk below checks it.
-LOWEST_ROLE = {
-    ("post", "/api/v1/admin/hit-test"): "viewer",
-    ("get", "/api/v1/admin/users"): "admin",
-    ("post", "/api/v1/admin/users"): "admin",
-    ("patch", "/api/v1/admin/users/{username}"): "admin",
-    ("get", "/api/v1/admin/audit"): "admin",
-}
-EXAMPLE_PATH_VALUES = {"{doc_id}": "customs-9610.en", "{ticket_id}": "1", "{username}": "vi", "{sender_id}": "web:x"}
-
-
-def test_every_admin_route_needs_a_token_and_the_right_role(client: TestClient) -> None:
-    below = {"editor": login(client, "vi"), "admin": login(client, "ed")}
-    schema = client.get("/openapi.json").json()
-    checked = 0
-    for path, operations in schema["paths"].items():
-        if not path.startswith("/api/v1/admin"):
-            continue
-        concrete = path
-        for name, value in EXAMPLE_PATH_VALUES.items():
-            concrete = concrete.replace(name, value)
-        for method in operations:
-            needed = LOWEST_ROLE.get((method, path), "viewer" if method == "get" else "editor")
-            anonymous = client.request(method, concrete, params={"version": 1}, json=NEW_DOC)
-            assert anonymous.status_code == 401, (method, path)
-            bad_token = client.request(method, concrete, headers={"Authorization": "Bearer x.y.z"}, json=NEW_DOC)
-            assert bad_token.status_code == 401, (method, path)
-            if needed in below:
-                too_low = client.request(method, concrete, headers=below[needed], params={"version": 1}, json=NEW_DOC)
-                assert too_low.status_code == 403, (method, path, too_low.text)
-                assert too_low.json()["error"]["code"] == "forbidden"
-            checked += 1
-    assert checked >= 20
+__all__ = ["client"]  # pytest fixtures used by name
 
 
 def test_a_new_document_is_searchable_at_once_and_retiring_it_hides_it(client: TestClient) -> None:
@@ -170,37 +79,6 @@ def test_bad_documents_get_a_clear_422(client: TestClient, change: dict[str, Any
     assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
 
 
-def test_oversized_staff_requests_are_refused_as_they_arrive(client: TestClient) -> None:
-    editor = login(client, "ed")
-    # The largest valid document (100,000 Chinese characters, each a 6-byte JSON escape) still fits.
-    largest = {**NEW_DOC, "body": "海" * 100_000}
-    assert client.post("/api/v1/admin/documents", headers=editor, json=largest).status_code == 201
-
-    def refused(response: Any, says: str) -> None:
-        assert response.status_code == 413, response.text
-        error = response.json()["error"]
-        assert error["code"] == "too_large" and says in error["message"], error
-
-    huge = {**NEW_DOC, "body": "x" * (3 * 1024 * 1024)}
-    refused(client.post("/api/v1/admin/documents", headers=editor, json=huge), "100,000 characters")
-
-    def chunks() -> Iterator[bytes]:  # chunked: no Content-Length to refuse it by
-        yield b'{"title": "Night pickup", "body": "'
-        for _ in range(300):
-            yield b"x" * 10_000
-        yield b'"}'
-
-    refused(client.post("/api/v1/admin/documents", headers=editor, content=chunks()), "100,000 characters")
-    sign_in = {"username": "ed", "password": "p" * 20_000}
-    refused(client.post("/api/v1/auth/token", data=sign_in), "user name and a password")
-    upload = {"file": ("big.txt", b"a" * (12 * 1024 * 1024))}
-    refused(client.post("/api/v1/admin/uploads", headers=editor, files=upload), "at most 10 MB")
-    refused(client.post("/admin/login", data=sign_in), "sign-in form")
-    # Nothing half-read was saved: the port topic holds only the one valid document.
-    listed = client.get("/api/v1/admin/documents", headers=editor, params={"topic": "port"}).json()
-    assert [d["doc_id"] for d in listed] == ["night-time-container-pickup-at-meishan-terminal.en"]
-
-
 def test_the_corpus_documents_are_listed_for_viewers(client: TestClient) -> None:
     editor = login(client, "ed")
     client.post("/api/v1/admin/documents", headers=editor, json=NEW_DOC)
@@ -245,3 +123,21 @@ def test_a_crash_during_the_index_update_keeps_the_old_index_serving_and_loses_n
     restarted = search_module.HybridRetriever.open(settings, embedder=client.app.state.gateway.retriever.embedder)  # type: ignore[attr-defined]
     [hit] = restarted.search("Meishan night container pickup", k=1).hits
     assert hit.passage.doc_id == doc_id and "21:00" in hit.passage.text
+
+
+def test_versions_have_a_diff(client: TestClient) -> None:
+    editor = login(client, "ed")
+    doc_id = client.post("/api/v1/admin/documents", headers=editor, json=NEW_DOC).json()["doc_id"]
+    client.put(
+        f"/api/v1/admin/documents/{doc_id}",
+        headers=editor,
+        json={**NEW_DOC, "body": NEW_DOC["body"].replace("22:00", "23:00"), "version": 1},
+    )
+    diff = client.get(f"/api/v1/admin/documents/{doc_id}/diff", headers=editor, params={"from": 1, "to": 2}).json()
+    removed = [line for line in diff["lines"] if line.startswith("-") and "22:00" in line]
+    added = [line for line in diff["lines"] if line.startswith("+") and "23:00" in line]
+    assert removed and added
+    assert (
+        client.get(f"/api/v1/admin/documents/{doc_id}/diff", headers=editor, params={"from": 1, "to": 9}).status_code
+        == 404
+    )

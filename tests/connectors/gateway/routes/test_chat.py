@@ -1,14 +1,9 @@
-"""The gateway's public contract: shapes, sessions and bad input, with Rasa behind a mock transport.
-
-The real Rasa is exercised by tests/e2e; here the Rasa side is an ``httpx.MockTransport`` so every
-edge of the mapping and every error path can be driven precisely.
-"""
+"""``POST /api/v1/chat``: the fixed shape, sessions, languages, commands, bad input, Rasa down or silent, embed-ahead."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -17,40 +12,9 @@ from fastapi.testclient import TestClient
 
 from connectors.gateway.main import create_app
 from connectors.settings import GatewaySettings
+from tests.connectors.gateway.chat_client import client, mock_rasa, rasa_replying, settings
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def rasa_replying(messages: list[dict[str, Any]], seen: list[dict[str, Any]] | None = None) -> Handler:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/webhooks/rest/webhook":
-            if seen is not None:
-                seen.append(json.loads(request.content))
-            return httpx.Response(200, json=messages)
-        if request.url.path == "/":
-            return httpx.Response(200, text="Hello from Rasa: 3.6.21")
-        if request.url.path == "/health":
-            return httpx.Response(200, json={"status": "ok"})
-        return httpx.Response(404)
-
-    return handler
-
-
-@pytest.fixture
-def settings(tmp_path: Any) -> GatewaySettings:
-    # Ports nobody listens on: without a mock, Rasa and the action server are "down".
-    return GatewaySettings(data_dir=tmp_path, rasa_port=9, action_server_port=9, rasa_timeout_seconds=2)
-
-
-@pytest.fixture
-def client(settings: GatewaySettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
-        yield test_client
-
-
-def mock_rasa(client: TestClient, handler: Handler) -> None:
-    state = client.app.state.gateway  # type: ignore[attr-defined]
-    state.rasa.http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+__all__ = ["client", "settings"]  # pytest fixtures used by name
 
 
 def test_chat_returns_the_fixed_shape_with_citations_merged_into_their_text(client: TestClient) -> None:
@@ -205,73 +169,6 @@ def test_silence_from_rasa_with_the_action_server_down_names_the_actions(client:
     assert response.json()["error"]["code"] == "actions_unavailable"
 
 
-def test_health_names_the_failing_components(client: TestClient) -> None:
-    response = client.get("/healthz")
-    assert response.status_code == 503
-    components = response.json()["components"]
-    assert components["rasa"] == "unreachable"
-    assert components["actions"] == "unreachable"
-    assert "index" in components
-
-
-def test_unknown_routes_and_methods_use_the_error_shape(client: TestClient) -> None:
-    assert client.get("/nope").json()["error"]["code"] == "not_found"
-    assert client.get("/api/v1/chat").json()["error"]["code"] == "method_not_allowed"
-
-
-# --- the widget -------------------------------------------------------------------------------
-
-
-def test_widget_js_is_served_with_caching_headers(client: TestClient) -> None:
-    response = client.get("/widget.js")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("application/javascript")
-    assert "max-age" in response.headers["cache-control"] and response.headers.get("etag")
-    assert "attachShadow" in response.text
-    again = client.get("/widget.js", headers={"if-none-match": response.headers["etag"]})
-    assert again.status_code == 304
-
-
-def test_widget_js_never_builds_html_from_strings(client: TestClient) -> None:
-    source = client.get("/widget.js").text
-    for risky in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
-        assert risky not in source
-
-
-def test_the_demo_page_embeds_the_widget_with_one_tag(client: TestClient) -> None:
-    page = client.get("/")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert '<script src="/widget.js"' in page.text
-
-
-def test_cors_allows_only_the_configured_sites(tmp_path: Any) -> None:
-    settings = GatewaySettings(
-        data_dir=tmp_path, rasa_port=9, action_server_port=9, widget_allowed_origins=["https://portal.example"]
-    )
-    with TestClient(create_app(settings)) as client:
-        preflight = {"access-control-request-method": "POST", "access-control-request-headers": "content-type"}
-        allowed = client.options("/api/v1/chat", headers={"origin": "https://portal.example", **preflight})
-        assert allowed.headers.get("access-control-allow-origin") == "https://portal.example"
-        refused = client.options("/api/v1/chat", headers={"origin": "https://evil.example", **preflight})
-        assert "access-control-allow-origin" not in refused.headers
-
-
-def test_staff_replies_reach_the_widget_once(client: TestClient) -> None:
-    store = client.app.state.gateway.records  # type: ignore[attr-defined]
-    session = "widget-session-0000000001"
-    ticket = store.open_ticket(sender_id=f"web:{session}", channel="web", lang="en", question="q", transcript=[])
-    store.add_staff_message(ticket_id=ticket.id, text="Hello, this is Li from the trade office.")
-    first = client.get("/api/v1/chat/updates", params={"session_id": session})
-    assert first.status_code == 200
-    assert [m["text"] for m in first.json()["messages"]] == ["Hello, this is Li from the trade office."]
-    assert client.get("/api/v1/chat/updates", params={"session_id": session}).json()["messages"] == []
-
-
-def test_updates_need_a_well_formed_session_id(client: TestClient) -> None:
-    response = client.get("/api/v1/chat/updates", params={"session_id": "../../etc"})
-    assert response.status_code == 422 and response.json()["error"]["code"]
-
-
 def test_typed_messages_are_embedded_ahead_and_a_failing_action_server_changes_no_reply(
     settings: GatewaySettings,
 ) -> None:
@@ -338,40 +235,3 @@ def test_under_load_messages_are_not_embedded_ahead() -> None:
 
     asyncio.run(run())
     assert ahead == [f"question {i}" for i in range(EMBED_AHEAD_WHILE_IN_FLIGHT)] + ["question 9"]
-
-
-def test_the_knowledge_error_tree_maps_to_http_statuses_in_one_place() -> None:
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-
-    from connectors.gateway.errors import install_error_handlers
-    from knowledge.errors import Conflict, IndexMismatchError, Invalid, NotFound, QueryError, VersionConflict
-
-    app = FastAPI()
-    install_error_handlers(app)
-    raised = {
-        "missing": NotFound("No document x.en."),
-        "stale": VersionConflict("x.en", 1, 2),
-        "last-admin": Conflict("the last active admin", code="last_admin"),
-        "role": Invalid("role must be one of ..."),
-        "query": QueryError("k must be between 1 and 50"),
-        "index": IndexMismatchError("built with another model"),
-    }
-
-    @app.get("/raise/{name}")
-    async def _raise(name: str) -> None:
-        raise raised[name]
-
-    client = TestClient(app, raise_server_exceptions=False)
-    expected = {
-        "missing": (404, "not_found"),
-        "stale": (409, "edit_conflict"),
-        "last-admin": (409, "last_admin"),
-        "role": (422, "invalid_request"),
-        "query": (422, "invalid_query"),
-        "index": (503, "index_unavailable"),  # not a bad query: the server's index needs rebuilding
-    }
-    for name, (status, code) in expected.items():
-        response = client.get(f"/raise/{name}")
-        assert (response.status_code, response.json()["error"]["code"]) == (status, code), name
-        assert response.json()["error"]["message"] == str(raised[name])
