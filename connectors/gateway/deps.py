@@ -35,16 +35,10 @@ def get_store(state: StateDep) -> Store:
     return state.store
 
 
-StoreDep = Annotated[Store, Depends(get_store)]
-
-
 def get_records(state: StateDep) -> Records:
     if state.records is None:
         raise ApiError(503, "store_unavailable", "The assistant's database is not available; see the gateway log.")
     return state.records
-
-
-RecordsDep = Annotated[Records, Depends(get_records)]
 
 
 async def current_user(request: Request, state: StateDep, bearer: Annotated[str | None, Depends(oauth2)]) -> StaffUser:
